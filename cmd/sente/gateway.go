@@ -1,0 +1,57 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	gwcmd "github.com/sente-clj/sente/commands/gateway"
+	gw "github.com/sente-clj/sente/gateway"
+)
+
+func gatewayCommand() *cli.Command {
+	def := gw.DefaultConfig()
+	return &cli.Command{
+		Name:  "gateway",
+		Usage: "run the nREPL server for editors, bridged to browser runtimes",
+		Description: `Starts an nREPL server for editors and an HTTP server whose page runs Scittle.
+Open the page in a browser, connect your editor to the nREPL port, and evaluate.
+
+Example:
+   sente gateway --scittle node_modules/scittle/dist
+   # nREPL server started on port 1339 on host 127.0.0.1 - nrepl://127.0.0.1:1339
+   # sente gateway: open http://127.0.0.1:1340/ in a browser`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "host", Value: def.Host, EnvVars: []string{"SENTE_HOST"}, Usage: "interface to listen on; keep it loopback unless you trust the network"},
+			&cli.IntFlag{Name: "nrepl-port", Value: def.NREPLPort, EnvVars: []string{"SENTE_NREPL_PORT"}, Usage: "nREPL port for editors (0 = any free port)"},
+			&cli.IntFlag{Name: "port", Value: def.HTTPPort, EnvVars: []string{"SENTE_PORT"}, Usage: "HTTP and WebSocket port for browsers (0 = any free port)"},
+			&cli.StringFlag{Name: "port-file", Value: def.PortFile, EnvVars: []string{"SENTE_PORT_FILE"}, Usage: "file that gets the nREPL port, for editors to find (\"\" disables; removed on exit)"},
+			&cli.StringFlag{Name: "scittle", Value: def.Scittle, EnvVars: []string{"SENTE_SCITTLE"}, Usage: "where the page loads Scittle from: a URL base, or a local directory served under /scittle/"},
+			&cli.DurationFlag{Name: "runtime-wait", Value: def.RuntimeWait, EnvVars: []string{"SENTE_RUNTIME_WAIT"}, Usage: "how long a request waits for a browser runtime to connect"},
+			&cli.DurationFlag{Name: "eval-timeout", Value: def.EvalTimeout, EnvVars: []string{"SENTE_EVAL_TIMEOUT"}, Usage: "how long a forwarded request may take (0 = no limit)"},
+			&cli.StringSliceFlag{Name: "allow-origin", EnvVars: []string{"SENTE_ALLOW_ORIGIN"}, Usage: "also accept WebSockets from this origin (repeatable; * wildcards, e.g. https://*.example.com)"},
+			&cli.StringFlag{Name: "max-nrepl-message", Value: "16MiB", EnvVars: []string{"SENTE_MAX_NREPL_MESSAGE"}, Usage: "largest nREPL message accepted from an editor or runtime (bytes, or with KiB/MiB/GiB)"},
+		},
+		Action: func(c *cli.Context) error {
+			log, err := newLogger(c)
+			if err != nil {
+				return err
+			}
+			cfg := def
+			cfg.Logger = log
+			cfg.Host = c.String("host")
+			cfg.NREPLPort = c.Int("nrepl-port")
+			cfg.HTTPPort = c.Int("port")
+			cfg.PortFile = c.String("port-file")
+			cfg.Scittle = c.String("scittle")
+			cfg.RuntimeWait = c.Duration("runtime-wait")
+			cfg.EvalTimeout = c.Duration("eval-timeout")
+			cfg.AllowOrigins = c.StringSlice("allow-origin")
+			if cfg.MaxNREPLMessage, err = parseSize(c.String("max-nrepl-message")); err != nil {
+				return cli.Exit("--max-nrepl-message: "+err.Error(), exitUsage)
+			}
+			if err := gwcmd.Run(c.Context, gwcmd.Options{Config: cfg}, c.App.Writer); err != nil {
+				return cli.Exit(err.Error(), exitUsage)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,511 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sente-clj/sente/internal/buildinfo"
+	"github.com/sente-clj/sente/nrepl"
+)
+
+// editor is where the responses for one nREPL client connection go.
+type editor interface {
+	// send queues a response; it never blocks. A transport that cannot keep up
+	// closes its connection rather than stall the runtime that answered.
+	send(m nrepl.Msg)
+	String() string
+}
+
+// pending is a take!-style once handler: it remembers who asked, under which id
+// and session, and goes away with the request's "done" response.
+type pending struct {
+	gid     string // the id the runtime sees, unique in this gateway
+	seq     uint64 // orders requests, newest highest
+	ed      editor
+	id      string // the editor's own id, restored on every response
+	session string
+	op      string
+	rt      *Runtime
+	timer   *time.Timer
+}
+
+// session is an nREPL session. Sessions live in the gateway; runtimes never see
+// clone or close, because stock runtimes have no sessions of their own.
+type session struct {
+	id      string
+	owner   editor
+	runtime string // selected runtime id; "" follows the newest
+}
+
+// bridge routes nREPL requests from editors to runtimes and every response back
+// to the editor that asked. Its lock guards only maps and queue sends, never I/O.
+type bridge struct {
+	cfg Config
+	log *slog.Logger
+	rts *runtimes
+
+	seq atomic.Uint64
+
+	mu       sync.Mutex
+	pending  map[string]*pending
+	byEditor map[editor]map[string]*pending
+	sessions map[string]*session
+	closing  bool
+}
+
+func newBridge(cfg Config, rts *runtimes) *bridge {
+	return &bridge{
+		cfg: cfg, log: cfg.Logger, rts: rts,
+		pending:  map[string]*pending{},
+		byEditor: map[editor]map[string]*pending{},
+		sessions: map[string]*session{},
+	}
+}
+
+// Ops the gateway answers itself.
+var localOps = []string{"clone", "close", "describe", "interrupt", "ls-sessions", "stdin",
+	"load-file", "sente/runtimes", "sente/select-runtime"}
+
+// jvmSetupMarkers identify the JVM-only code CIDER and Calva evaluate on connect;
+// in a browser it can only fail, so it is answered nil without forwarding.
+var jvmSetupMarkers = []string{"clojure.main/repl-requires", "System/getProperty"}
+
+// handle serves one request. It runs on the editor's read loop, so requests from
+// one editor reach a runtime in the order they were sent. It returns when the
+// request is answered or handed to a runtime; ctx bounds a wait for a runtime.
+func (b *bridge) handle(ctx context.Context, ed editor, req nrepl.Msg) {
+	switch op := req.Str("op"); op {
+	case "":
+		b.fail(ed, req, "request has no op", "unknown-op")
+	case "clone":
+		b.clone(ed, req)
+	case "close":
+		b.closeSession(ed, req)
+	case "describe":
+		b.describe(ed, req)
+	case "ls-sessions":
+		b.lsSessions(ed, req)
+	case "interrupt":
+		b.interrupt(ed, req)
+	case "stdin":
+		// Browser runtimes never read stdin; acknowledge so the editor moves on.
+		b.reply(ed, req, nrepl.Msg{"status": []any{"done"}})
+	case "sente/runtimes":
+		b.listRuntimes(ed, req)
+	case "sente/select-runtime":
+		b.selectRuntime(ed, req)
+	case "eval":
+		if code := req.Str("code"); isJVMSetup(code) {
+			b.reply(ed, req, nrepl.Msg{"value": "nil", "ns": nsOr(req, "user")})
+			b.reply(ed, req, nrepl.Msg{"status": []any{"done"}})
+			return
+		}
+		b.forward(ctx, ed, req)
+	case "load-file":
+		// Stock runtimes have no load-file: evaluating the file's text is what it means.
+		fwd := req.Clone()
+		fwd["op"] = "eval"
+		fwd["code"] = req.Str("file")
+		delete(fwd, "file")
+		b.forward(ctx, ed, fwd)
+	case "complete":
+		fwd := req
+		if req.Str("prefix") == "" && req.Str("symbol") != "" {
+			fwd = req.Clone()
+			fwd["prefix"] = req.Str("symbol")
+		}
+		b.forward(ctx, ed, fwd)
+	default:
+		b.forward(ctx, ed, req)
+	}
+}
+
+func isJVMSetup(code string) bool {
+	for _, m := range jvmSetupMarkers {
+		if strings.Contains(code, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func nsOr(m nrepl.Msg, def string) string {
+	if ns := m.Str("ns"); ns != "" {
+		return ns
+	}
+	return def
+}
+
+// reply sends one response to req, carrying its id and session.
+func (b *bridge) reply(ed editor, req nrepl.Msg, m nrepl.Msg) {
+	if id := req.Str("id"); id != "" {
+		m["id"] = id
+	}
+	if s := req.Str("session"); s != "" {
+		m["session"] = s
+	}
+	ed.send(m)
+}
+
+// fail ends req with an err response and a done+error status.
+func (b *bridge) fail(ed editor, req nrepl.Msg, text string, statuses ...string) {
+	b.reply(ed, req, nrepl.Msg{"err": "sente: " + text + "\n"})
+	st := []any{"done", "error"}
+	for _, s := range statuses {
+		st = append(st, s)
+	}
+	b.reply(ed, req, nrepl.Msg{"status": st})
+}
+
+func newSessionID() string {
+	var buf [16]byte
+	_, _ = rand.Read(buf[:])
+	h := hex.EncodeToString(buf[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func (b *bridge) clone(ed editor, req nrepl.Msg) {
+	s := &session{id: newSessionID(), owner: ed}
+	b.mu.Lock()
+	if parent := b.sessions[req.Str("session")]; parent != nil {
+		s.runtime = parent.runtime
+	}
+	b.sessions[s.id] = s
+	b.mu.Unlock()
+	b.reply(ed, req, nrepl.Msg{"new-session": s.id, "status": []any{"done"}})
+}
+
+func (b *bridge) closeSession(ed editor, req nrepl.Msg) {
+	id := req.Str("session")
+	b.mu.Lock()
+	_, ok := b.sessions[id]
+	delete(b.sessions, id)
+	b.mu.Unlock()
+	if !ok {
+		b.reply(ed, req, nrepl.Msg{"status": []any{"done", "error", "unknown-session"}})
+		return
+	}
+	b.reply(ed, req, nrepl.Msg{"status": []any{"done", "session-closed"}})
+}
+
+func (b *bridge) lsSessions(ed editor, req nrepl.Msg) {
+	b.mu.Lock()
+	ids := make([]any, 0, len(b.sessions))
+	for id := range b.sessions {
+		ids = append(ids, id)
+	}
+	b.mu.Unlock()
+	sort.Slice(ids, func(i, j int) bool { return ids[i].(string) < ids[j].(string) })
+	b.reply(ed, req, nrepl.Msg{"sessions": ids, "status": []any{"done"}})
+}
+
+// forwardedOps are answered by a runtime; describe lists them with the local ones.
+var forwardedOps = []string{"eval", "complete", "info", "eldoc", "lookup"}
+
+func (b *bridge) describe(ed editor, req nrepl.Msg) {
+	ops := map[string]any{}
+	for _, lists := range [][]string{localOps, forwardedOps} {
+		for _, op := range lists {
+			ops[op] = map[string]any{}
+		}
+	}
+	for _, r := range b.rts.all() {
+		for _, op := range r.Ops {
+			ops[op] = map[string]any{}
+		}
+	}
+	b.reply(ed, req, nrepl.Msg{
+		"ops": ops,
+		"versions": map[string]any{
+			"sente": map[string]any{
+				"major": strconv.Itoa(buildinfo.Major), "minor": strconv.Itoa(buildinfo.Minor),
+				"incremental": strconv.Itoa(buildinfo.Incremental), "version-string": buildinfo.Version,
+			},
+		},
+		"aux":    map[string]any{"runtimes": int64(b.rts.count())},
+		"status": []any{"done"},
+	})
+}
+
+func (b *bridge) listRuntimes(ed editor, req nrepl.Msg) {
+	selected := b.selected(req.Str("session"))
+	var list []any
+	for _, ri := range b.rts.list() {
+		list = append(list, map[string]any{
+			"id": ri.ID, "kind": ri.Kind, "user-agent": ri.UserAgent, "remote": ri.Remote,
+			"connected": ri.Connected.UTC().Format(time.RFC3339), "pending": ri.Pending,
+			"default": boolString(ri.Default), "selected": boolString(ri.ID == selected),
+		})
+	}
+	if list == nil {
+		list = []any{}
+	}
+	b.reply(ed, req, nrepl.Msg{"runtimes": list, "status": []any{"done"}})
+}
+
+func boolString(v bool) string {
+	if v {
+		return "true"
+	}
+	return "false"
+}
+
+// selectRuntime pins an nREPL session to one runtime; an empty id unpins it, so
+// the session follows the newest runtime again.
+func (b *bridge) selectRuntime(ed editor, req nrepl.Msg) {
+	sid, want := req.Str("session"), req.Str("runtime")
+	if want != "" && b.rts.get(want) == nil {
+		b.fail(ed, req, fmt.Sprintf("no runtime %q is connected; sente/runtimes lists them", want))
+		return
+	}
+	b.mu.Lock()
+	s := b.sessions[sid]
+	if s != nil {
+		s.runtime = want
+	}
+	b.mu.Unlock()
+	if s == nil {
+		b.fail(ed, req, "sente/select-runtime needs a session: clone one first", "unknown-session")
+		return
+	}
+	b.reply(ed, req, nrepl.Msg{"selected": want, "status": []any{"done"}})
+}
+
+func (b *bridge) selected(sessionID string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s := b.sessions[sessionID]; s != nil {
+		return s.runtime
+	}
+	return ""
+}
+
+// forward hands req to a runtime, waiting up to RuntimeWait for one to connect.
+func (b *bridge) forward(ctx context.Context, ed editor, req nrepl.Msg) {
+	rt, arrived, err := b.rts.pick(b.selected(req.Str("session")))
+	if err != nil {
+		b.fail(ed, req, err.Error())
+		return
+	}
+	if rt == nil {
+		rt = b.waitForRuntime(ctx, arrived)
+	}
+	if rt == nil {
+		b.fail(ed, req, fmt.Sprintf("no browser runtime is connected (waited %s). Open %s in a browser, or load scittle.nrepl.js on your page with SCITTLE_NREPL_WEBSOCKET_PORT set to this gateway's HTTP port.",
+			b.cfg.RuntimeWait, pageURL(b.cfg)), "no-runtime")
+		return
+	}
+	b.send(ed, req, rt)
+}
+
+func (b *bridge) waitForRuntime(ctx context.Context, arrived <-chan struct{}) *Runtime {
+	if b.cfg.RuntimeWait <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(b.cfg.RuntimeWait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+			return nil
+		case <-arrived:
+			rt, next, err := b.rts.pick("")
+			if err == nil && rt != nil {
+				return rt
+			}
+			arrived = next
+		}
+	}
+}
+
+// send registers the once handler, then hands the request to the runtime.
+func (b *bridge) send(ed editor, req nrepl.Msg, rt *Runtime) {
+	seq := b.seq.Add(1)
+	p := &pending{
+		gid: "s" + strconv.FormatUint(seq, 36), seq: seq, ed: ed, rt: rt,
+		id: req.Str("id"), session: req.Str("session"), op: req.Str("op"),
+	}
+	b.mu.Lock()
+	if b.closing || rt.gone {
+		b.mu.Unlock()
+		b.fail(ed, req, "runtime "+rt.ID+" disconnected before the request could be sent", "runtime-gone")
+		return
+	}
+	b.pending[p.gid] = p
+	if b.byEditor[ed] == nil {
+		b.byEditor[ed] = map[string]*pending{}
+	}
+	b.byEditor[ed][p.gid] = p
+	rt.pending.Add(1)
+	if t := b.cfg.EvalTimeout; t > 0 {
+		p.timer = time.AfterFunc(t, func() { b.expire(p.gid) })
+	}
+	b.mu.Unlock()
+
+	fwd := req.Clone()
+	fwd["id"] = p.gid
+	if err := rt.link.request(fwd); err != nil {
+		b.abandon(p.gid, fmt.Sprintf("could not send to runtime %s: %v", rt.ID, err), "runtime-busy")
+	}
+}
+
+// unlink removes a pending request; callers hold b.mu.
+func (b *bridge) unlink(p *pending) {
+	delete(b.pending, p.gid)
+	if m := b.byEditor[p.ed]; m != nil {
+		delete(m, p.gid)
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.rt.pending.Add(-1)
+}
+
+// deliver routes one response from a runtime to the editor that asked.
+func (b *bridge) deliver(rt *Runtime, m nrepl.Msg) {
+	gid := m.Str("id")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.pending[gid]
+	if p == nil || p.rt != rt {
+		// Late answers after a timeout or interrupt land here by design.
+		b.log.Debug("dropped a response nobody waits for", "runtime", rt.ID, "id", gid)
+		return
+	}
+	out := m.Clone()
+	out["id"] = p.id
+	if p.session != "" {
+		out["session"] = p.session
+	} else {
+		delete(out, "session")
+	}
+	if m.HasStatus("done") {
+		b.unlink(p)
+	}
+	// Sent under the lock so that a timeout can never slip in between a value and its done.
+	p.ed.send(out)
+}
+
+// abandon ends one pending request with an error the editor can read.
+func (b *bridge) abandon(gid, text string, statuses ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.pending[gid]
+	if p == nil {
+		return
+	}
+	b.unlink(p)
+	b.endLocked(p, text, statuses...)
+}
+
+func (b *bridge) endLocked(p *pending, text string, statuses ...string) {
+	base := nrepl.Msg{"id": p.id}
+	if p.session != "" {
+		base["session"] = p.session
+	}
+	errMsg := base.Clone()
+	errMsg["err"] = "sente: " + text + "\n"
+	p.ed.send(errMsg)
+	st := []any{"done", "error"}
+	for _, s := range statuses {
+		st = append(st, s)
+	}
+	doneMsg := base.Clone()
+	doneMsg["status"] = st
+	p.ed.send(doneMsg)
+}
+
+func (b *bridge) expire(gid string) {
+	b.abandon(gid, fmt.Sprintf("no answer from the runtime within %s (--eval-timeout); the request was abandoned and a late answer will be dropped", b.cfg.EvalTimeout), "timeout")
+}
+
+// interrupt is answered by the gateway: a browser cannot stop running JavaScript,
+// but the editor can stop waiting, and the late answer is dropped.
+func (b *bridge) interrupt(ed editor, req nrepl.Msg) {
+	target, sid := req.Str("interrupt-id"), req.Str("session")
+	b.mu.Lock()
+	var hit *pending
+	for _, p := range b.byEditor[ed] {
+		if (target == "" || p.id == target) && (sid == "" || p.session == sid) {
+			if hit == nil || p.seq > hit.seq {
+				hit = p
+			}
+		}
+	}
+	if hit != nil {
+		b.unlink(hit)
+		st := nrepl.Msg{"id": hit.id, "status": []any{"interrupted", "done"}}
+		if hit.session != "" {
+			st["session"] = hit.session
+		}
+		hit.ed.send(st)
+	}
+	b.mu.Unlock()
+	if hit == nil {
+		b.reply(ed, req, nrepl.Msg{"status": []any{"done", "session-idle"}})
+		return
+	}
+	b.reply(ed, req, nrepl.Msg{"status": []any{"done", "interrupted"}})
+}
+
+// runtimeGone ends every request the runtime still owed with err and done.
+func (b *bridge) runtimeGone(rt *Runtime, reason string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	rt.gone = true
+	n := 0
+	for _, p := range b.pending {
+		if p.rt == rt {
+			b.unlink(p)
+			b.endLocked(p, fmt.Sprintf("runtime %s disconnected before answering (%s)", rt.ID, reason), "runtime-gone")
+			n++
+		}
+	}
+	if n > 0 {
+		b.log.Info("ended requests of a departed runtime", "runtime", rt.ID, "requests", n)
+	}
+}
+
+// editorGone forgets an editor's pending requests and sessions.
+func (b *bridge) editorGone(ed editor) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.byEditor[ed] {
+		b.unlink(p)
+	}
+	delete(b.byEditor, ed)
+	for id, s := range b.sessions {
+		if s.owner == ed {
+			delete(b.sessions, id)
+		}
+	}
+}
+
+// shutdown ends every pending request; nothing new is accepted after it.
+func (b *bridge) shutdown() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closing = true
+	for _, p := range b.pending {
+		b.unlink(p)
+		b.endLocked(p, "the gateway is shutting down", "shutdown")
+	}
+}
+
+// pendingCount is for stats and tests.
+func (b *bridge) pendingCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
+}

@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"olympos.io/encoding/edn"
+
+	"github.com/sente-clj/sente/nrepl"
+	"github.com/sente-clj/sente/wire"
+)
+
+// scittleOps are the ops stock scittle.nrepl.js answers (Scittle 0.8.33).
+var scittleOps = []string{"eval", "complete", "info", "eldoc", "lookup"}
+
+const writeWait = 10 * time.Second
+
+// scittleRuntime is one stock scittle.nrepl.js connection on /_nrepl.
+type scittleRuntime struct {
+	ws *wsConn
+}
+
+func (sr *scittleRuntime) request(m nrepl.Msg) error {
+	msg := nrepl.ToEDN(m)
+	// scittle.nrepl.js dispatches on (= :eval (:op msg)): the op must be a keyword.
+	msg[edn.Keyword("op")] = edn.Keyword(m.Str("op"))
+	frame, err := wire.Print(msg)
+	if err != nil {
+		return fmt.Errorf("encode request for the runtime: %w", err)
+	}
+	if err := sr.ws.send(frame, false); err != nil {
+		if errors.Is(err, errQueueFull) {
+			return fmt.Errorf("runtime has %d requests queued and is not reading them", sr.ws.maxQueue)
+		}
+		return err
+	}
+	return nil
+}
+
+func (sr *scittleRuntime) close(reason string) { sr.ws.close(reason) }
+
+// serveScittle accepts a stock Scittle nREPL runtime. The read loop runs on a
+// fresh goroutine so that the HTTP server's (larger) goroutine can end.
+func (s *Server) serveScittle(w http.ResponseWriter, r *http.Request) {
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered the client already
+	}
+	conn.SetReadLimit(s.cfg.MaxNREPLMessage)
+	sr := &scittleRuntime{ws: newWSConn(conn, s.cfg.RuntimeQueue, false)}
+	rt := s.runtimes.add(KindScittleNREPL, r.UserAgent(), r.RemoteAddr, scittleOps, sr)
+	s.log.Info("runtime connected", "runtime", rt.ID, "kind", rt.Kind, "user-agent", rt.UserAgent, "remote", rt.Remote)
+	s.live.add(sr.ws, sr.ws.ping)
+	s.goConn(func() {
+		reason := s.scittleReadLoop(rt, sr)
+		sr.ws.close(reason)
+		s.live.remove(sr.ws)
+		_ = conn.Close()
+		s.runtimes.remove(rt)
+		s.bridge.runtimeGone(rt, reason)
+		s.log.Info("runtime disconnected", "runtime", rt.ID, "reason", reason)
+	})
+}
+
+// scittleReadLoop reads responses until the socket ends; it returns why.
+func (s *Server) scittleReadLoop(rt *Runtime, sr *scittleRuntime) string {
+	limits := wire.Limits{MaxBytes: int(s.cfg.MaxNREPLMessage), MaxDepth: s.cfg.MaxFrameDepth}
+	bad := 0
+	for {
+		typ, data, err := sr.ws.readMessage()
+		if err != nil {
+			if reason := sr.ws.closeReason(); reason != "" {
+				return reason
+			}
+			return peerCloseReason(err)
+		}
+		s.stats.runtimeFrames.Add(1)
+		msg, err := decodeRuntimeFrame(typ, data, limits)
+		if err != nil {
+			bad++
+			s.stats.runtimeBadFrames.Add(1)
+			s.log.Warn("unreadable frame from runtime", "runtime", rt.ID, "user-agent", rt.UserAgent, "err", err, "bad-frames", bad)
+			if bad >= s.cfg.MaxBadFrames {
+				return fmt.Sprintf("closed after %d unreadable frames", bad)
+			}
+			continue
+		}
+		s.bridge.deliver(rt, msg)
+	}
+}
+
+func decodeRuntimeFrame(typ int, data []byte, limits wire.Limits) (nrepl.Msg, error) {
+	if typ != websocket.TextMessage {
+		return nil, errors.New("binary frame; runtimes send EDN text frames")
+	}
+	v, err := wire.Parse(data, limits)
+	if err != nil {
+		return nil, err
+	}
+	return nrepl.FromEDN(v)
+}

@@ -1,0 +1,184 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+var (
+	errConnClosed = errors.New("connection is closed")
+	errQueueFull  = errors.New("send queue is full")
+)
+
+// outFrame is one queued frame. batchable frames are single events that may be
+// sent together as one sente batch vector, [[ev1 ...] [ev2 ...]].
+type outFrame struct {
+	data      []byte
+	batchable bool
+	ping      bool // a WebSocket ping control frame
+}
+
+// wsConn is one WebSocket: the owner runs the single read loop, and a writer
+// goroutine drains a bounded queue. Unlike the chat example's permanent write
+// loop, the writer only runs while frames are queued, so an idle connection
+// costs one parked reader and a few small structs — this is what keeps 5,000
+// idle connections in a few KiB each.
+type wsConn struct {
+	conn     *websocket.Conn
+	maxQueue int
+	batch    bool // join queued batchable frames into one sente batch frame
+
+	mu      sync.Mutex
+	queue   []outFrame
+	writing bool
+	closed  bool
+	reason  string
+
+	lastRead atomic.Int64 // unix nanos of the last frame or pong read
+	sent     atomic.Int64 // frames written
+}
+
+func newWSConn(conn *websocket.Conn, maxQueue int, batch bool) *wsConn {
+	c := &wsConn{conn: conn, maxQueue: maxQueue, batch: batch}
+	c.touch()
+	conn.SetPongHandler(func(string) error { c.touch(); return nil })
+	return c
+}
+
+func (c *wsConn) touch() { c.lastRead.Store(time.Now().UnixNano()) }
+
+// idleFor is how long ago the peer last sent anything.
+func (c *wsConn) idleFor(now time.Time) time.Duration {
+	return now.Sub(time.Unix(0, c.lastRead.Load()))
+}
+
+// enqueue queues a frame without blocking. A full queue means the peer is not
+// reading: the caller decides whether that closes the connection.
+func (c *wsConn) enqueue(f outFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errConnClosed
+	}
+	if len(c.queue) >= c.maxQueue {
+		return errQueueFull
+	}
+	c.queue = append(c.queue, f)
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+	}
+	return nil
+}
+
+func (c *wsConn) send(data []byte, batchable bool) error {
+	return c.enqueue(outFrame{data: data, batchable: batchable})
+}
+
+func (c *wsConn) ping() error { return c.enqueue(outFrame{ping: true}) }
+
+// close ends the connection: the read loop returns and the owner cleans up.
+// The first reason given is the one reported.
+func (c *wsConn) close(reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed, c.reason = true, reason
+	c.queue = nil
+	c.mu.Unlock()
+	_ = c.conn.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseGoingAway, truncate(reason, 120)), time.Now().Add(time.Second))
+	_ = c.conn.SetReadDeadline(time.Now()) // unblocks the owner's read loop
+}
+
+// closeReason is why close was called, or "" when the peer went away by itself.
+func (c *wsConn) closeReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// readMessage is the owner's read; it records liveness.
+func (c *wsConn) readMessage() (int, []byte, error) {
+	typ, data, err := c.conn.ReadMessage()
+	if err == nil {
+		c.touch()
+	}
+	return typ, data, err
+}
+
+func (c *wsConn) writeLoop() {
+	var batch []byte
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 || c.closed {
+			c.writing = false
+			c.queue = nil // let an idle connection drop its backing array
+			c.mu.Unlock()
+			return
+		}
+		frames := c.queue
+		c.queue = make([]outFrame, 0, min(len(frames), 16))
+		c.mu.Unlock()
+
+		for i := 0; i < len(frames); i++ {
+			f := frames[i]
+			var err error
+			deadline := time.Now().Add(writeWait)
+			switch {
+			case f.ping:
+				err = c.conn.WriteControl(websocket.PingMessage, nil, deadline)
+			case c.batch && f.batchable && i+1 < len(frames) && frames[i+1].batchable:
+				// Several events waiting: one frame, one syscall.
+				batch = append(batch[:0], '[')
+				for ; i < len(frames) && frames[i].batchable; i++ {
+					if len(batch) > 1 {
+						batch = append(batch, ' ')
+					}
+					batch = append(batch, frames[i].data...)
+				}
+				i--
+				batch = append(batch, ']')
+				_ = c.conn.SetWriteDeadline(deadline)
+				err = c.conn.WriteMessage(websocket.TextMessage, batch)
+			default:
+				_ = c.conn.SetWriteDeadline(deadline)
+				err = c.conn.WriteMessage(websocket.TextMessage, f.data)
+			}
+			if err != nil {
+				c.mu.Lock()
+				c.writing = false
+				c.mu.Unlock()
+				c.close("write failed: " + err.Error())
+				return
+			}
+			c.sent.Add(1)
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// peerCloseReason turns a read error into words for the log.
+func peerCloseReason(err error) string {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		if ce.Text != "" {
+			return fmt.Sprintf("closed by the peer (%d %s)", ce.Code, ce.Text)
+		}
+		return fmt.Sprintf("closed by the peer (%d)", ce.Code)
+	}
+	return "connection lost: " + err.Error()
+}
