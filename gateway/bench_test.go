@@ -236,4 +236,3 @@ func liveBytes() int64 {
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapInuse + ms.StackInuse)
 }
-

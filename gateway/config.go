@@ -32,6 +32,16 @@ type Config struct {
 	EditorQueue  int // responses buffered per editor before it counts as too slow
 	RuntimeQueue int // requests buffered per runtime before new ones are refused
 
+	// sente-lite hub on /chsk.
+	CSRFToken        string // sent in every handshake; generated at start when empty
+	MaxMessageBytes  int    // largest frame a sente-lite client may send
+	MaxConnections   int    // open /chsk connections; more are refused with 503
+	MaxSubscriptions int    // channels one connection may subscribe to
+	MaxSubscribers   int    // subscribers one channel may have
+	ClientQueue      int    // frames queued per client; a client that lets it fill is a slow consumer
+	Batch            bool   // send queued events as one sente batch frame [[ev1] [ev2]]
+	NREPLProbe       bool   // ask each new client to describe itself, making nREPL answerers runtimes
+
 	// Heartbeat: quiet WebSocket peers are pinged every interval and closed when
 	// nothing, not even a pong, arrived within the timeout.
 	HeartbeatInterval time.Duration
@@ -56,6 +66,13 @@ func DefaultConfig() Config {
 		MaxBadFrames:      5,
 		EditorQueue:       1024,
 		RuntimeQueue:      256,
+		MaxMessageBytes:   1 << 20,
+		MaxConnections:    1000,
+		MaxSubscriptions:  100,
+		MaxSubscribers:    100000,
+		ClientQueue:       4096,
+		Batch:             true,
+		NREPLProbe:        true,
 		HeartbeatInterval: 30 * time.Second,
 		HeartbeatTimeout:  60 * time.Second,
 		Logger:            slog.Default(),
@@ -72,6 +89,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("runtime wait %s is negative", c.RuntimeWait)
 	case c.EvalTimeout < 0:
 		return fmt.Errorf("eval timeout %s is negative", c.EvalTimeout)
+	case c.MaxMessageBytes <= 0 || c.ClientQueue <= 0:
+		return fmt.Errorf("--max-message-bytes and the client queue must be positive")
+	case c.MaxConnections < 0 || c.MaxSubscriptions < 0 || c.MaxSubscribers < 0:
+		return fmt.Errorf("connection and subscription limits must not be negative")
 	case c.MaxNREPLMessage <= 0 || c.MaxNREPLDepth <= 0 || c.MaxFrameDepth <= 0:
 		return fmt.Errorf("message limits must be positive")
 	case c.EditorQueue <= 0 || c.RuntimeQueue <= 0:

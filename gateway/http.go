@@ -33,6 +33,11 @@ func (s *Server) routes() (http.Handler, error) {
 	mux.HandleFunc("GET /health", s.health)
 	mux.HandleFunc("GET /runtimes", s.listRuntimesJSON)
 	mux.HandleFunc("GET /_nrepl", s.serveScittle)
+	mux.HandleFunc("GET /chsk", s.hub.serveChsk)
+	mux.HandleFunc("GET /stats", s.statsJSON)
+	mux.HandleFunc("GET /channels", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"channels": s.hub.channelCounts()})
+	})
 	return mux, nil
 }
 
@@ -90,7 +95,25 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		"http":           s.HTTPAddr().String(),
 		"runtimes":       s.runtimes.count(),
 		"editors":        s.stats.editors.Load(),
+		"connections":    s.hub.stats.connections.Load(),
 		"pending":        s.bridge.pendingCount(),
+	})
+}
+
+func (s *Server) statsJSON(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]any{
+		"uptime-seconds": int64(time.Since(s.started).Seconds()),
+		"sente-lite":     s.hub.snapshot(),
+		"nrepl": map[string]any{
+			"editors":             s.stats.editors.Load(),
+			"requests":            s.stats.requests.Load(),
+			"pending":             s.bridge.pendingCount(),
+			"slow-editor-closes":  s.stats.slowEditors.Load(),
+			"runtimes":            s.runtimes.count(),
+			"runtime-frames":      s.stats.runtimeFrames.Load(),
+			"runtime-bad-frames":  s.stats.runtimeBadFrames.Load(),
+			"rejected-ws-origins": s.stats.rejectedOrigins.Load(),
+		},
 	})
 }
 

@@ -22,6 +22,7 @@ type Server struct {
 	log      *slog.Logger
 	runtimes *runtimes
 	bridge   *bridge
+	hub      *hub
 	live     *liveness
 	stats    stats
 	upgrader websocket.Upgrader
@@ -62,6 +63,7 @@ func Listen(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, runtimes: newRuntimes(), live: newLiveness(),
 		nreplLn: nreplLn, httpLn: httpLn, started: time.Now()}
 	s.bridge = newBridge(cfg, s.runtimes)
+	s.hub = newHub(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,

@@ -66,6 +66,11 @@ func (c *wsConn) enqueue(f outFrame) error {
 		return errConnClosed
 	}
 	if len(c.queue) >= c.maxQueue {
+		// From here on the connection is finished: later sends see it closed, so
+		// an overflow is reported (and counted) exactly once.
+		c.closed, c.reason = true, fmt.Sprintf("slow consumer: %d frames queued and unread", c.maxQueue)
+		c.queue = nil
+		go c.shutdownIO(c.reason) // the close frame may wait on the congested socket
 		return errQueueFull
 	}
 	c.queue = append(c.queue, f)
@@ -93,6 +98,11 @@ func (c *wsConn) close(reason string) {
 	c.closed, c.reason = true, reason
 	c.queue = nil
 	c.mu.Unlock()
+	c.shutdownIO(reason)
+}
+
+// shutdownIO tells the peer why, then unblocks the owner's read loop.
+func (c *wsConn) shutdownIO(reason string) {
 	_ = c.conn.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseGoingAway, truncate(reason, 120)), time.Now().Add(time.Second))
 	_ = c.conn.SetReadDeadline(time.Now()) // unblocks the owner's read loop

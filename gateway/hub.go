@@ -1,0 +1,501 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"olympos.io/encoding/edn"
+
+	"github.com/sente-clj/sente/internal/buildinfo"
+	"github.com/sente-clj/sente/nrepl"
+	"github.com/sente-clj/sente/wire"
+)
+
+// hub is the sente-lite server on /chsk: handshake, heartbeat, pub/sub, replies
+// to callback events, echo of other events, and nREPL runtimes over the same
+// socket. Its lock guards maps only; frames are queued, never written, under it.
+type hub struct {
+	s     *Server
+	csrf  string
+	stats *hubStats
+
+	mu       sync.RWMutex
+	conns    map[*chskConn]struct{}
+	channels map[string]map[*chskConn]struct{}
+}
+
+// hubStats are the /stats counters for the sente-lite side.
+type hubStats struct {
+	connections    atomic.Int64 // open now
+	messagesIn     atomic.Int64 // events read (a batch counts each event)
+	messagesOut    atomic.Int64 // frames queued to clients
+	dropped        atomic.Int64 // frames not queued because the client was full or gone
+	parseErrors    atomic.Int64 // frames that could not be read
+	rejectedConns  atomic.Int64 // upgrades refused: connection limit
+	slowConsumers  atomic.Int64 // connections closed because they did not read
+	heartbeatFails atomic.Int64 // connections closed for silence
+}
+
+// chskConn is one sente-lite client.
+type chskConn struct {
+	uid       string
+	ws        *wsConn
+	userAgent string
+	remote    string
+	connected time.Time
+	probeID   string // the describe probe that tells whether it answers nREPL
+
+	subs map[string]struct{}     // guarded by hub.mu
+	rt   atomic.Pointer[Runtime] // set once it answered the probe
+}
+
+func newHub(s *Server) *hub {
+	csrf := s.cfg.CSRFToken
+	if csrf == "" {
+		csrf = randomToken()
+	}
+	return &hub{s: s, csrf: csrf, stats: &hubStats{},
+		conns: map[*chskConn]struct{}{}, channels: map[string]map[*chskConn]struct{}{}}
+}
+
+// randomToken is 128 bits from the system's CSPRNG: unguessable, never reused.
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+var (
+	kwChannelID = edn.Keyword("channel-id")
+	kwData      = edn.Keyword("data")
+	kwFrom      = edn.Keyword("from")
+	kwSuccess   = edn.Keyword("success")
+	kwError     = edn.Keyword("error")
+)
+
+// serveChsk accepts one sente-lite client.
+func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
+	s := h.s
+	if max := s.cfg.MaxConnections; max > 0 && h.stats.connections.Load() >= int64(max) {
+		h.stats.rejectedConns.Add(1)
+		s.log.Warn("refused a sente-lite connection: connection limit reached", "limit", max, "remote", r.RemoteAddr)
+		http.Error(w, fmt.Sprintf("sente: connection limit (%d) reached; raise --max-connections", max), http.StatusServiceUnavailable)
+		return
+	}
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	conn.SetReadLimit(int64(s.cfg.MaxMessageBytes))
+	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, s.cfg.ClientQueue, s.cfg.Batch),
+		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
+	c.probeID = "probe-" + c.uid[:12]
+	h.stats.connections.Add(1)
+	h.mu.Lock()
+	h.conns[c] = struct{}{}
+	h.mu.Unlock()
+
+	hs := wire.HandshakeEvent(wire.Handshake{UID: c.uid, CSRFToken: h.csrf, First: true,
+		Data: map[any]any{edn.Keyword("sente-lite-version"): "2.0.0", edn.Keyword("server"): "sente " + buildinfo.Version}})
+	h.sendEvent(c, hs)
+	if s.cfg.NREPLProbe {
+		h.sendProbe(c)
+	}
+	ping, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPing})
+	s.live.add(c.ws, func() error { return c.ws.send(ping, false) })
+	s.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote)
+
+	s.goConn(func() {
+		reason := h.readLoop(c)
+		c.ws.close(reason)
+		s.live.remove(c.ws)
+		_ = conn.Close()
+		h.drop(c)
+		if rt := c.rt.Load(); rt != nil {
+			s.runtimes.remove(rt)
+			s.bridge.runtimeGone(rt, reason)
+			s.log.Info("runtime disconnected", "runtime", rt.ID, "reason", reason)
+		}
+		if strings.HasPrefix(reason, "silent for") {
+			h.stats.heartbeatFails.Add(1)
+		}
+		s.log.Debug("sente-lite client disconnected", "uid", c.uid, "reason", reason)
+	})
+}
+
+// drop forgets a connection and its subscriptions.
+func (h *hub) drop(c *chskConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.conns, c)
+	for ch := range c.subs {
+		if subs := h.channels[ch]; subs != nil {
+			delete(subs, c)
+			if len(subs) == 0 {
+				delete(h.channels, ch)
+			}
+		}
+	}
+	c.subs = nil
+	h.stats.connections.Add(-1)
+}
+
+func (h *hub) readLoop(c *chskConn) string {
+	limits := wire.Limits{MaxBytes: h.s.cfg.MaxMessageBytes, MaxDepth: h.s.cfg.MaxFrameDepth}
+	bad := 0
+	for {
+		typ, data, err := c.ws.readMessage()
+		if err != nil {
+			if reason := c.ws.closeReason(); reason != "" {
+				return reason
+			}
+			return peerCloseReason(err)
+		}
+		var f wire.Frame
+		if typ != websocket.TextMessage {
+			err = errors.New("binary frame; sente-lite speaks EDN text frames")
+		} else {
+			f, err = wire.DecodeFrame(data, limits)
+		}
+		if err != nil {
+			bad++
+			h.stats.parseErrors.Add(1)
+			h.s.log.Warn("unreadable frame from sente-lite client", "uid", c.uid, "remote", c.remote, "err", err, "bad-frames", bad)
+			h.sendError(c, "unreadable-frame", err.Error())
+			if bad >= h.s.cfg.MaxBadFrames {
+				return fmt.Sprintf("closed after %d unreadable frames", bad)
+			}
+			continue
+		}
+		switch f.Kind {
+		case wire.KindEvent:
+			h.handle(c, f.Event, "")
+		case wire.KindCallback:
+			h.handle(c, f.Event, f.CallbackID)
+		case wire.KindBatch:
+			for _, ev := range f.Batch {
+				h.handle(c, ev, "")
+			}
+		case wire.KindReply:
+			// The hub asks clients nothing with a callback, so a reply answers nothing.
+			h.stats.messagesIn.Add(1)
+			h.s.log.Debug("ignored a reply to no callback", "uid", c.uid, "cb", f.CallbackID)
+		}
+	}
+}
+
+// handle serves one event; cb is set for the callback form, which is answered
+// with a reply [data cb] instead of an event.
+func (h *hub) handle(c *chskConn, ev wire.Event, cb string) {
+	h.stats.messagesIn.Add(1)
+	switch ev.ID {
+	case wire.EvPing:
+		h.answer(c, cb, wire.Event{ID: wire.EvPong}, nil)
+	case wire.EvPong:
+		// Liveness was recorded when the frame was read.
+	case wire.EvSubscribe:
+		h.answer(c, cb, wire.Event{}, h.subscribe(c, ev.Data))
+	case wire.EvUnsubscribe:
+		h.answer(c, cb, wire.Event{}, h.unsubscribe(c, ev.Data))
+	case wire.EvPublish:
+		res := h.publish(c, ev.Data)
+		if cb != "" {
+			h.reply(c, cb, res)
+		} else if res[kwSuccess] == false {
+			h.sendEvent(c, wire.Event{ID: wire.EvError, Data: res, HasData: true})
+		}
+	case wire.EvNREPLResponse:
+		h.nreplResponse(c, ev.Data)
+	default:
+		echo := map[any]any{
+			edn.Keyword("original-event-id"): ev.ID,
+			edn.Keyword("original-data"):     ev.Data,
+			edn.Keyword("conn-id"):           c.uid,
+			edn.Keyword("timestamp"):         time.Now().UnixMilli(),
+		}
+		if cb != "" {
+			h.reply(c, cb, echo)
+			return
+		}
+		h.sendEvent(c, wire.Event{ID: wire.EvEcho, Data: echo, HasData: true})
+	}
+}
+
+// answer sends ev, or for a subscription result the :sente-lite/subscribed
+// event, or with a callback the reply form.
+func (h *hub) answer(c *chskConn, cb string, ev wire.Event, result map[any]any) {
+	if result != nil {
+		ev = wire.Event{ID: wire.EvSubscribed, Data: result, HasData: true}
+	}
+	if cb != "" {
+		// A bare keyword reply would read as an event, so dataless answers say true.
+		var data any = true
+		if ev.HasData {
+			data = ev.Data
+		}
+		h.reply(c, cb, data)
+		return
+	}
+	h.sendEvent(c, ev)
+}
+
+func channelOf(data any) (string, bool) {
+	ch, ok := wire.GetString(data, "channel-id")
+	return ch, ok && ch != ""
+}
+
+func subResult(ch string, ok bool, why string) map[any]any {
+	m := map[any]any{kwChannelID: ch, kwSuccess: ok}
+	if why != "" {
+		m[kwError] = why
+	}
+	return m
+}
+
+func (h *hub) subscribe(c *chskConn, data any) map[any]any {
+	ch, ok := channelOf(data)
+	if !ok {
+		return subResult("", false, "subscribe needs {:channel-id \"name\"}")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, already := c.subs[ch]; already {
+		return subResult(ch, true, "")
+	}
+	if max := h.s.cfg.MaxSubscriptions; max > 0 && len(c.subs) >= max {
+		return subResult(ch, false, fmt.Sprintf("subscription limit (%d per connection) reached", max))
+	}
+	subs := h.channels[ch]
+	if max := h.s.cfg.MaxSubscribers; max > 0 && len(subs) >= max {
+		return subResult(ch, false, fmt.Sprintf("channel has the maximum of %d subscribers", max))
+	}
+	if subs == nil {
+		subs = map[*chskConn]struct{}{}
+		h.channels[ch] = subs
+	}
+	subs[c] = struct{}{}
+	if c.subs == nil {
+		c.subs = map[string]struct{}{}
+	}
+	c.subs[ch] = struct{}{}
+	return subResult(ch, true, "")
+}
+
+func (h *hub) unsubscribe(c *chskConn, data any) map[any]any {
+	ch, ok := channelOf(data)
+	if !ok {
+		return subResult("", false, "unsubscribe needs {:channel-id \"name\"}")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, was := c.subs[ch]
+	delete(c.subs, ch)
+	if subs := h.channels[ch]; subs != nil {
+		delete(subs, c)
+		if len(subs) == 0 {
+			delete(h.channels, ch)
+		}
+	}
+	res := subResult(ch, true, "")
+	// The seed acknowledges with :sente-lite/subscribed too; this says which way.
+	res[edn.Keyword("subscribed")] = false
+	if !was {
+		res[kwError] = "was not subscribed"
+	}
+	return res
+}
+
+// publish encodes the channel message once and queues the same bytes to every
+// subscriber, in the order publishes are read. A subscriber whose queue is full
+// is closed as a slow consumer; nobody else waits for it.
+func (h *hub) publish(c *chskConn, data any) map[any]any {
+	ch, ok := channelOf(data)
+	if !ok {
+		return subResult("", false, "publish needs {:channel-id \"name\" :data ...}")
+	}
+	frame, err := wire.EncodeEvent(wire.Event{ID: wire.EvChannelMsg, HasData: true, Data: map[any]any{
+		kwChannelID: ch, kwData: wire.Get(data, "data"), kwFrom: c.uid,
+	}})
+	if err != nil {
+		return subResult(ch, false, "cannot encode the message: "+err.Error())
+	}
+	exclude := wire.GetBool(data, "exclude-sender?")
+	delivered := 0
+	h.mu.RLock()
+	for sub := range h.channels[ch] {
+		if exclude && sub == c {
+			continue
+		}
+		if h.queue(sub, frame, true) {
+			delivered++
+		}
+	}
+	h.mu.RUnlock()
+	res := subResult(ch, true, "")
+	res[edn.Keyword("delivered")] = int64(delivered)
+	return res
+}
+
+// queue hands a frame to a client's writer; it reports whether it was queued.
+func (h *hub) queue(c *chskConn, frame []byte, batchable bool) bool {
+	err := c.ws.send(frame, batchable)
+	if err == nil {
+		h.stats.messagesOut.Add(1)
+		return true
+	}
+	h.stats.dropped.Add(1)
+	if errors.Is(err, errQueueFull) {
+		h.stats.slowConsumers.Add(1)
+		h.s.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.maxQueue)
+	}
+	return false
+}
+
+func (h *hub) sendEvent(c *chskConn, ev wire.Event) {
+	frame, err := wire.EncodeEvent(ev)
+	if err != nil {
+		h.s.log.Error("cannot encode an event", "event", string(ev.ID), "err", err)
+		return
+	}
+	h.queue(c, frame, true)
+}
+
+func (h *hub) reply(c *chskConn, cb string, data any) {
+	frame, err := wire.EncodeReply(data, cb)
+	if err != nil {
+		h.s.log.Error("cannot encode a reply", "err", err)
+		return
+	}
+	h.queue(c, frame, false)
+}
+
+func (h *hub) sendError(c *chskConn, kind, text string) {
+	h.sendEvent(c, wire.Event{ID: wire.EvError, HasData: true, Data: map[any]any{
+		edn.Keyword("error"): edn.Keyword(kind), edn.Keyword("reason"): text,
+	}})
+}
+
+// sendProbe asks a new client to describe itself; a client that answers nREPL
+// becomes a runtime. Clients that do not speak nREPL ignore the event.
+func (h *hub) sendProbe(c *chskConn) {
+	_ = h.queueNREPL(c, nrepl.Msg{"op": "describe", "id": c.probeID})
+}
+
+// queueNREPL sends [:nrepl/request m] with both shapes found in the wild: the
+// request as an EDN string under :edn, and the plain keys.
+func (h *hub) queueNREPL(c *chskConn, m nrepl.Msg) error {
+	asEDN := nrepl.ToEDN(m)
+	// Scittle's nREPL dispatches on a keyword op.
+	asEDN[edn.Keyword("op")] = edn.Keyword(m.Str("op"))
+	text, err := wire.Print(asEDN)
+	if err != nil {
+		return fmt.Errorf("encode request for the runtime: %w", err)
+	}
+	plain := nrepl.ToEDN(m)
+	plain[edn.Keyword("edn")] = string(text)
+	frame, err := wire.EncodeEvent(wire.Event{ID: wire.EvNREPLRequest, Data: plain, HasData: true})
+	if err != nil {
+		return fmt.Errorf("encode request for the runtime: %w", err)
+	}
+	if err := c.ws.send(frame, false); err != nil {
+		if errors.Is(err, errQueueFull) {
+			return fmt.Errorf("runtime has %d frames queued and is not reading them", c.ws.maxQueue)
+		}
+		return err
+	}
+	h.stats.messagesOut.Add(1)
+	return nil
+}
+
+// nreplResponse accepts a response in either shape; the first answer to the
+// probe makes the client a runtime.
+func (h *hub) nreplResponse(c *chskConn, data any) {
+	msg, err := decodeNREPLResponse(data, wire.Limits{MaxBytes: h.s.cfg.MaxMessageBytes, MaxDepth: h.s.cfg.MaxFrameDepth})
+	if err != nil {
+		h.stats.parseErrors.Add(1)
+		h.s.log.Warn("unreadable nREPL response from sente-lite client", "uid", c.uid, "err", err)
+		h.sendError(c, "unreadable-nrepl-response", err.Error())
+		return
+	}
+	if msg.Str("id") == c.probeID {
+		if c.rt.Load() == nil {
+			h.promote(c, msg)
+		}
+		return
+	}
+	rt := c.rt.Load()
+	if rt == nil {
+		h.s.log.Debug("nREPL response from a client that is not a runtime", "uid", c.uid)
+		return
+	}
+	h.s.bridge.deliver(rt, msg)
+}
+
+func decodeNREPLResponse(data any, limits wire.Limits) (nrepl.Msg, error) {
+	if text, ok := wire.GetString(data, "edn"); ok {
+		v, err := wire.Parse([]byte(text), limits)
+		if err != nil {
+			return nil, fmt.Errorf(":edn is not readable: %w", err)
+		}
+		return nrepl.FromEDN(v)
+	}
+	return nrepl.FromEDN(data)
+}
+
+func (h *hub) promote(c *chskConn, describe nrepl.Msg) {
+	ops := scittleOps
+	if m, ok := describe["ops"].(map[string]any); ok && len(m) > 0 {
+		ops = make([]string, 0, len(m))
+		for op := range m {
+			ops = append(ops, op)
+		}
+		sort.Strings(ops)
+	}
+	rt := h.s.runtimes.add(KindSenteLite, c.userAgent, c.remote, ops, liteRuntime{h: h, c: c})
+	c.rt.Store(rt)
+	h.s.log.Info("runtime connected", "runtime", rt.ID, "kind", rt.Kind, "user-agent", rt.UserAgent, "remote", rt.Remote, "uid", c.uid)
+}
+
+// liteRuntime is the runtimeLink of a sente-lite client that answers nREPL.
+type liteRuntime struct {
+	h *hub
+	c *chskConn
+}
+
+func (l liteRuntime) request(m nrepl.Msg) error { return l.h.queueNREPL(l.c, m) }
+func (l liteRuntime) close(reason string)       { l.c.ws.close(reason) }
+
+// channelCounts is subscriber counts per channel, for /stats and /channels.
+func (h *hub) channelCounts() map[string]int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make(map[string]int, len(h.channels))
+	for ch, subs := range h.channels {
+		out[ch] = len(subs)
+	}
+	return out
+}
+
+func (h *hub) snapshot() map[string]any {
+	st := h.stats
+	return map[string]any{
+		"connections":          st.connections.Load(),
+		"messages-in":          st.messagesIn.Load(),
+		"messages-out":         st.messagesOut.Load(),
+		"dropped":              st.dropped.Load(),
+		"parse-errors":         st.parseErrors.Load(),
+		"rejected-connections": st.rejectedConns.Load(),
+		"slow-consumer-closes": st.slowConsumers.Load(),
+		"heartbeat-closes":     st.heartbeatFails.Load(),
+		"channels":             h.channelCounts(),
+	}
+}
