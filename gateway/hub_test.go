@@ -198,7 +198,9 @@ func TestHubPubSubOrderAndExcludeSender(t *testing.T) {
 	if ev := pub.nextEvent(); ev.ID != wire.EvSubscribed || wire.Get(ev.Data, "subscribed") != false {
 		t.Fatalf("unsubscribe answered %+v", ev)
 	}
-	var stats struct{ SenteLite map[string]any `json:"sente-lite"` }
+	var stats struct {
+		SenteLite map[string]any `json:"sente-lite"`
+	}
 	getJSON(t, g, "/stats", &stats)
 	if ch := stats.SenteLite["channels"].(map[string]any); ch["news"] != float64(1) {
 		t.Errorf("/stats channels = %v", ch)
@@ -232,7 +234,9 @@ func TestHubLimits(t *testing.T) {
 	if !websocket.IsCloseError(closeErr, websocket.CloseMessageTooBig) {
 		t.Errorf("oversized frame: %v, want close 1009", closeErr)
 	}
-	var stats struct{ SenteLite map[string]any `json:"sente-lite"` }
+	var stats struct {
+		SenteLite map[string]any `json:"sente-lite"`
+	}
 	getJSON(t, g, "/stats", &stats)
 	if stats.SenteLite["rejected-connections"] != float64(1) {
 		t.Errorf("/stats = %v", stats.SenteLite)
