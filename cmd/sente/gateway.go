@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	gwcmd "github.com/sente-clj/sente/commands/gateway"
@@ -29,6 +31,15 @@ Example:
 			&cli.DurationFlag{Name: "eval-timeout", Value: def.EvalTimeout, EnvVars: []string{"SENTE_EVAL_TIMEOUT"}, Usage: "how long a forwarded request may take (0 = no limit)"},
 			&cli.StringSliceFlag{Name: "allow-origin", EnvVars: []string{"SENTE_ALLOW_ORIGIN"}, Usage: "also accept WebSockets from this origin (repeatable; * wildcards, e.g. https://*.example.com)"},
 			&cli.StringFlag{Name: "max-nrepl-message", Value: "16MiB", EnvVars: []string{"SENTE_MAX_NREPL_MESSAGE"}, Usage: "largest nREPL message accepted from an editor or runtime (bytes, or with KiB/MiB/GiB)"},
+			&cli.StringFlag{Name: "csrf-token", EnvVars: []string{"SENTE_CSRF_TOKEN"}, Usage: "CSRF token sent in every sente-lite handshake (default: generated at start)"},
+			&cli.DurationFlag{Name: "heartbeat-interval", Value: def.HeartbeatInterval, EnvVars: []string{"SENTE_HEARTBEAT_INTERVAL"}, Usage: "ping WebSocket peers that have been quiet this long (0 = never)"},
+			&cli.DurationFlag{Name: "heartbeat-timeout", Value: def.HeartbeatTimeout, EnvVars: []string{"SENTE_HEARTBEAT_TIMEOUT"}, Usage: "close WebSocket peers silent this long, pongs included (0 = never)"},
+			&cli.StringFlag{Name: "max-message-bytes", Value: "1MiB", EnvVars: []string{"SENTE_MAX_MESSAGE_BYTES"}, Usage: "largest sente-lite frame a client may send"},
+			&cli.IntFlag{Name: "max-connections", Value: def.MaxConnections, EnvVars: []string{"SENTE_MAX_CONNECTIONS"}, Usage: "open sente-lite connections; more are refused with 503 (0 = no limit)"},
+			&cli.IntFlag{Name: "max-subscriptions", Value: def.MaxSubscriptions, EnvVars: []string{"SENTE_MAX_SUBSCRIPTIONS"}, Usage: "channels one sente-lite connection may subscribe to (0 = no limit)"},
+			&cli.IntFlag{Name: "max-subscribers", Value: def.MaxSubscribers, EnvVars: []string{"SENTE_MAX_SUBSCRIBERS"}, Usage: "subscribers one channel may have (0 = no limit)"},
+			&cli.IntFlag{Name: "client-queue", Value: def.ClientQueue, EnvVars: []string{"SENTE_CLIENT_QUEUE"}, Usage: "frames queued per sente-lite client; a client that lets it fill is closed as a slow consumer"},
+			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BATCH"}, Usage: "send events that queue up as one sente batch frame [[ev1] [ev2]] (--batch=false: one frame each)"},
 		},
 		Action: func(c *cli.Context) error {
 			log, err := newLogger(c)
@@ -48,6 +59,19 @@ Example:
 			if cfg.MaxNREPLMessage, err = parseSize(c.String("max-nrepl-message")); err != nil {
 				return cli.Exit("--max-nrepl-message: "+err.Error(), exitUsage)
 			}
+			maxMsg, err := parseSize(c.String("max-message-bytes"))
+			if err != nil || maxMsg > 1<<30 {
+				return cli.Exit(fmt.Sprintf("--max-message-bytes: %q is not a size from 1 byte to 1GiB", c.String("max-message-bytes")), exitUsage)
+			}
+			cfg.MaxMessageBytes = int(maxMsg)
+			cfg.CSRFToken = c.String("csrf-token")
+			cfg.HeartbeatInterval = c.Duration("heartbeat-interval")
+			cfg.HeartbeatTimeout = c.Duration("heartbeat-timeout")
+			cfg.MaxConnections = c.Int("max-connections")
+			cfg.MaxSubscriptions = c.Int("max-subscriptions")
+			cfg.MaxSubscribers = c.Int("max-subscribers")
+			cfg.ClientQueue = c.Int("client-queue")
+			cfg.Batch = c.Bool("batch")
 			if err := gwcmd.Run(c.Context, gwcmd.Options{Config: cfg}, c.App.Writer); err != nil {
 				return cli.Exit(err.Error(), exitUsage)
 			}
