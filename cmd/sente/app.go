@@ -23,8 +23,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"SENTE_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"SENTE_LOG_FORMAT"}, Usage: "text or json (logs go to stderr)"},
 		},
-		Commands:             []*cli.Command{gatewayCommand()},
+		Commands:             []*cli.Command{gatewayCommand(), runtimesCommand()},
 		EnableBashCompletion: true,
+		// run prints errors and picks exit codes; urfave would os.Exit on its own.
+		ExitErrHandler: func(*cli.Context, error) {},
 		// A usage mistake is exit 2, not urfave's default 1.
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return cli.Exit(err.Error(), exitUsage)

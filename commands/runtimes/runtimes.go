@@ -1,0 +1,94 @@
+// Package runtimes is the `sente runtimes` command: it asks a gateway which
+// browser runtimes are connected and prints them as a table or as JSON.
+package runtimes
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sente-clj/sente/gateway"
+)
+
+// Options are the command's flags.
+type Options struct {
+	URL     string // gateway base URL, e.g. http://127.0.0.1:1340
+	JSON    bool
+	Timeout time.Duration
+}
+
+// ErrUnreachable wraps failures to reach the gateway, so the CLI can exit 2.
+type ErrUnreachable struct{ Err error }
+
+func (e *ErrUnreachable) Error() string { return e.Err.Error() }
+func (e *ErrUnreachable) Unwrap() error { return e.Err }
+
+// Run fetches /runtimes and prints it.
+func Run(ctx context.Context, opts Options, stdout io.Writer) error {
+	base := strings.TrimRight(opts.URL, "/")
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/runtimes", nil)
+	if err != nil {
+		return &ErrUnreachable{fmt.Errorf("bad --url %q: %w", opts.URL, err)}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return &ErrUnreachable{fmt.Errorf("cannot reach a sente gateway at %s: %w", base, unwrapURLError(err))}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return &ErrUnreachable{fmt.Errorf("read %s/runtimes: %w", base, err)}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return &ErrUnreachable{fmt.Errorf("%s/runtimes answered %s: is this a sente gateway?", base, resp.Status)}
+	}
+	var list struct {
+		Runtimes []gateway.RuntimeInfo `json:"runtimes"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return &ErrUnreachable{fmt.Errorf("%s/runtimes did not answer sente's JSON: %w", base, err)}
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(list.Runtimes)
+	}
+	if len(list.Runtimes) == 0 {
+		fmt.Fprintf(stdout, "no runtimes connected; open %s/ in a browser\n", base)
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tCONNECTED\tPENDING\tUSER AGENT")
+	now := time.Now()
+	for _, r := range list.Runtimes {
+		id := r.ID
+		if r.Default {
+			id += " *"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s ago\t%d\t%s\n", id, r.Kind, now.Sub(r.Connected).Round(time.Second), r.Pending, r.UserAgent)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "* the default target: the newest runtime")
+	return nil
+}
+
+// unwrapURLError drops net/http's "Get \"url\":" prefix, which repeats the address.
+func unwrapURLError(err error) error {
+	type unwrapper interface{ Unwrap() error }
+	if u, ok := err.(unwrapper); ok && strings.HasPrefix(err.Error(), "Get ") {
+		return u.Unwrap()
+	}
+	return err
+}
