@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime/metrics"
 	"strings"
 	"time"
 
@@ -90,6 +91,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 func (s *Server) statsJSON(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{
 		"uptime-seconds": int64(time.Since(s.started).Seconds()),
+		"memory":         memorySnapshot(),
 		"sente-lite":     s.hub.snapshot(),
 		"nrepl": map[string]any{
 			"editors":             s.stats.editors.Load(),
@@ -106,6 +108,32 @@ func (s *Server) statsJSON(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listRuntimesJSON(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"runtimes": s.runtimes.list()})
+}
+
+// memorySnapshot is what an operator (and sente bench) needs to see the
+// gateway's footprint without a profiler.
+func memorySnapshot() map[string]any {
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/stacks:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/sched/goroutines:goroutines"},
+	}
+	metrics.Read(samples)
+	v := func(i int) int64 {
+		if samples[i].Value.Kind() == metrics.KindUint64 {
+			return int64(samples[i].Value.Uint64())
+		}
+		return 0
+	}
+	return map[string]any{
+		"heap-objects-bytes": v(0),
+		"heap-inuse-bytes":   v(0) + v(1),
+		"stack-bytes":        v(2),
+		"total-bytes":        v(3),
+		"goroutines":         v(4),
+	}
 }
 
 // HostIsLoopback reports whether a --host value only accepts local connections.
