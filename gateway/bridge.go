@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,7 +110,7 @@ func (b *bridge) handle(ctx context.Context, ed editor, req nrepl.Msg) {
 			b.reply(ed, req, nrepl.Msg{"status": []any{"done"}})
 			return
 		}
-		b.forward(ctx, ed, req)
+		b.forward(ctx, ed, inNamespace(req))
 	case "load-file":
 		// Stock runtimes have no load-file: evaluating the file's text is what it means.
 		fwd := req.Clone()
@@ -127,6 +128,40 @@ func (b *bridge) handle(ctx context.Context, ed editor, req nrepl.Msg) {
 	default:
 		b.forward(ctx, ed, req)
 	}
+}
+
+// nsName is what a namespace symbol may look like; anything else in a
+// request's ns is not spliced into code.
+var nsName = regexp.MustCompile(`^[A-Za-z_*+!?<>=\-][A-Za-z0-9_*+!?<>=.\-']*$`)
+
+// inNamespace makes an eval run in the namespace the editor names. Scittle
+// ignores :ns and evaluates in the page's last namespace, so a form from a
+// buffer in my.app would otherwise land wherever the last eval left off. The
+// prefix stays on the first line so that line numbers in errors do not move,
+// and it only switches to a namespace that exists, as nREPL requires.
+func inNamespace(req nrepl.Msg) nrepl.Msg {
+	ns := req.Str("ns")
+	if ns == "" || !nsName.MatchString(ns) {
+		return req
+	}
+	fwd := req.Clone()
+	fwd["code"] = fmt.Sprintf("(when (find-ns '%s) (in-ns '%s)) %s", ns, ns, req.Str("code"))
+	return fwd
+}
+
+// unknownOp turns Scittle's answer to an op it lacks, which echoes the whole
+// request and lacks the unknown-op status, into the answer nREPL specifies.
+func unknownOp(m nrepl.Msg) nrepl.Msg {
+	if m.Str("err") != "unknown-op" || !m.HasStatus("error") {
+		return m
+	}
+	out := nrepl.Msg{"status": []any{"done", "error", "unknown-op"}, "err": "unknown-op"}
+	for _, k := range []string{"id", "session", "op", "ns"} {
+		if v, ok := m[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func isJVMSetup(code string) bool {
@@ -383,7 +418,7 @@ func (b *bridge) deliver(rt *Runtime, m nrepl.Msg) {
 		b.log.Debug("dropped a response nobody waits for", "runtime", rt.ID, "id", gid)
 		return
 	}
-	out := m.Clone()
+	out := unknownOp(m).Clone()
 	out["id"] = p.id
 	if p.session != "" {
 		out["session"] = p.session

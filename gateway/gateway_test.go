@@ -355,7 +355,10 @@ func TestOpsHandledOnTheWay(t *testing.T) {
 		seen = append(seen, req)
 		mu.Unlock()
 		if req.Str("op") == "frobnicate" {
-			return []nrepl.Msg{{"status": []any{"error", "done"}, "err": "unknown-op"}}
+			// What Scittle answers: the request merged with an error.
+			resp := req.Clone()
+			resp["status"], resp["err"] = []any{"error", "done"}, "unknown-op"
+			return []nrepl.Msg{resp}
 		}
 		return simruntime.Echo(req)
 	}
@@ -387,10 +390,25 @@ func TestOpsHandledOnTheWay(t *testing.T) {
 					t.Errorf("forwarded %v", fwd)
 				}
 			}},
-		{"unknown op reaches the runtime and its error the editor", nrepl.Msg{"op": "frobnicate"}, true,
+		{"unknown op reaches the runtime and its error the editor", nrepl.Msg{"op": "frobnicate", "code": "echoed"}, true,
 			func(t *testing.T, rs []nrepl.Msg, _ nrepl.Msg) {
-				if st := statuses(rs); !slices.Contains(st, "error") {
-					t.Errorf("statuses %v", st)
+				if st := statuses(rs); !slices.Contains(st, "unknown-op") || !slices.Contains(st, "done") {
+					t.Errorf("statuses %v, want done and unknown-op", st)
+				}
+				if _, echoed := rs[0]["code"]; echoed {
+					t.Errorf("the request's keys were echoed back: %v", rs[0])
+				}
+			}},
+		{"eval with ns switches to it first", nrepl.Msg{"op": "eval", "code": "(f)", "ns": "my.app"}, true,
+			func(t *testing.T, rs []nrepl.Msg, fwd nrepl.Msg) {
+				if fwd.Str("code") != "(when (find-ns 'my.app) (in-ns 'my.app)) (f)" {
+					t.Errorf("forwarded code %q", fwd.Str("code"))
+				}
+			}},
+		{"a crafted ns is not spliced into code", nrepl.Msg{"op": "eval", "code": "(f)", "ns": "x) (js/alert 1"}, true,
+			func(t *testing.T, rs []nrepl.Msg, fwd nrepl.Msg) {
+				if fwd.Str("code") != "(f)" {
+					t.Errorf("forwarded code %q", fwd.Str("code"))
 				}
 			}},
 		{"stdin acknowledged", nrepl.Msg{"op": "stdin", "stdin": "x\n"}, false, nil},
