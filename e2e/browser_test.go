@@ -1,0 +1,459 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/nrepl"
+)
+
+// TestScittleInChromium drives one headless Chromium for every check that needs a
+// browser runtime. Each group below has its own gateway and its own tab, because a
+// gateway sends requests to its newest runtime and Scittle keeps one current
+// namespace per page; the groups run in parallel.
+func TestScittleInChromium(t *testing.T) {
+	b := peers.StartBrowser(t)
+
+	t.Run("shared page", func(t *testing.T) {
+		t.Parallel()
+		g := startGateway(t, nil)
+		p := openRuntimePage(t, b, g)
+		t.Run("evaluations", func(t *testing.T) { testEvaluations(t, g, p) })
+		t.Run("complete", func(t *testing.T) { testComplete(t, g) })
+		t.Run("load-file", func(t *testing.T) { testLoadFile(t, g) })
+		t.Run("info", func(t *testing.T) { testInfo(t, g) })
+		t.Run("large messages", func(t *testing.T) { testLargeMessages(t, g) })
+		t.Run("interrupt", func(t *testing.T) { testInterrupt(t, g) })
+		t.Run("unknown op", func(t *testing.T) { testUnknownOp(t, g) })
+		t.Run("JVM client and colliding ids", func(t *testing.T) { testJVMAndCollidingIDs(t, g, p) })
+	})
+	t.Run("ns persists across evals", func(t *testing.T) {
+		t.Parallel()
+		testNSPersists(t, b)
+	})
+	t.Run("page closed mid-eval", func(t *testing.T) {
+		t.Parallel()
+		testRuntimeLeavesMidEval(t, b, "close")
+	})
+	t.Run("tab crashed mid-eval", func(t *testing.T) {
+		t.Parallel()
+		testRuntimeLeavesMidEval(t, b, "crash")
+	})
+	t.Run("foreign origin", func(t *testing.T) {
+		t.Parallel()
+		testForeignOrigin(t, b)
+	})
+}
+
+// testEvaluations: values, errors and several forms in one eval, from the Go
+// client, in a cloned session whose id every response carries back.
+func testEvaluations(t *testing.T, g *gw, p *peers.Page) {
+	c := g.editor(t)
+	session, err := c.Clone(ctxFor(t, evalBound))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, code string
+		values     []string // exactly these values
+		errHas     string   // err contains this ("" = no err at all)
+		status     []string // status includes these
+	}{
+		{name: "value", code: "(+ 1 2)", values: []string{"3"}, status: []string{"done"}},
+		{name: "string value is pr-str", code: `(str "x" 1)`, values: []string{`"x1"`}, status: []string{"done"}},
+		{name: "map value", code: `{:a [1 2]}`, values: []string{"{:a [1 2]}"}, status: []string{"done"}},
+		{name: "nil", code: "nil", values: []string{"nil"}, status: []string{"done"}},
+		{name: "non-ASCII and escapes", code: `(str "h\u00e9llo ☃ 😀 \"q\" \\ \n")`, values: []string{`"héllo ☃ 😀 \"q\" \\ \n"`}, status: []string{"done"}},
+		{name: "ex-info", code: `(throw (ex-info "boom" {:k 1}))`, errHas: "boom", status: []string{"error", "done"}},
+		{name: "unresolved symbol", code: "(nil-fn)", errHas: "nil-fn", status: []string{"error", "done"}},
+		{name: "reader error", code: "(+ 1", errHas: "EOF", status: []string{"error", "done"}},
+		// Scittle's eval-string evaluates every form but reports only the last
+		// form's value (a JVM nREPL would send #'user/a, #'user/b and 3).
+		{name: "several forms", code: "(def a 1) (def b 2) (+ a b)", values: []string{"3"}, status: []string{"done"}},
+		{name: "defs persist", code: "(* 10 (+ a b))", values: []string{"30"}, status: []string{"done"}},
+		// A returned promise is awaited and printed as #<Promise value>.
+		{name: "promise", code: "(js/Promise.resolve 5)", values: []string{"#<Promise 5>"}, status: []string{"done"}},
+		{name: "rejected promise", code: `(js/Promise.reject (js/Error. "nope"))`, errHas: "nope", status: []string{"error", "done"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			res := eval(t, c, session, tc.code, nil)
+			t.Logf("%s -> %v in %v", tc.code, res.Responses, time.Since(start).Round(time.Millisecond))
+			if !slices.Equal(res.Values, tc.values) {
+				t.Errorf("values = %q, want %q", res.Values, tc.values)
+			}
+			if tc.errHas == "" && res.Err != "" {
+				t.Errorf("unexpected err %q", res.Err)
+			}
+			if tc.errHas != "" && !strings.Contains(res.Err, tc.errHas) {
+				t.Errorf("err = %q, want it to contain %q", res.Err, tc.errHas)
+			}
+			if !hasAll(res.Status, tc.status...) {
+				t.Errorf("status = %q, want it to include %q", res.Status, tc.status)
+			}
+			if tc.errHas == "" && slices.Contains(res.Status, "error") {
+				t.Errorf("status %q has error", res.Status)
+			}
+			for _, r := range res.Responses {
+				if r.Str("session") != session {
+					t.Errorf("response %v does not carry session %s", r, session)
+				}
+			}
+			if last := res.Responses[len(res.Responses)-1]; !last.HasStatus("done") {
+				t.Errorf("last response %v is not done", last)
+			}
+		})
+	}
+
+	// println runs in the browser: its text reaches the browser console, and the
+	// editor gets only the value (stock Scittle sends no :out).
+	t.Run("println goes to the browser console", func(t *testing.T) {
+		res := eval(t, c, session, `(do (println "e2e-println-marker") 42)`, nil)
+		if !slices.Equal(res.Values, []string{"42"}) || res.Out != "" {
+			t.Errorf("values %q out %q, want [42] and no out", res.Values, res.Out)
+		}
+		waitConsole(t, p, "e2e-println-marker")
+	})
+}
+
+func waitConsole(t *testing.T, p *peers.Page, want string) {
+	t.Helper()
+	deadline := time.Now().Add(evalBound)
+	for {
+		for _, line := range p.Console() {
+			if strings.Contains(line, want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("browser console has no %q:\n%s", want, strings.Join(p.Console(), "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testComplete: the complete op reaches Scittle and its candidates come back.
+func testComplete(t *testing.T, g *gw) {
+	c := g.editor(t)
+	start := time.Now()
+	got, err := c.Complete(ctxFor(t, evalBound), "", "ma", "user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, cm := range got {
+		names = append(names, cm.Candidate)
+	}
+	t.Logf("complete ma: %d candidates in %v, first %q", len(names), time.Since(start).Round(time.Millisecond), names[:min(len(names), 12)])
+	if !slices.Contains(names, "map") {
+		t.Fatalf("candidates for ma lack map: %q", names)
+	}
+	for _, cm := range got {
+		if cm.Candidate == "map" && cm.NS != "clojure.core" {
+			t.Errorf("map's ns = %q, want clojure.core", cm.NS)
+		}
+	}
+
+	// The reference nrepl key is "prefix"; "symbol" alone is what some editors
+	// send. Both must reach the runtime as a query.
+	for _, key := range []string{"prefix", "symbol"} {
+		rs := collect(t, c, nrepl.Msg{"op": "complete", key: "mapc", "ns": "user"}, evalBound)
+		found := false
+		for _, r := range rs {
+			list, _ := r["completions"].([]any)
+			for _, e := range list {
+				if d, ok := e.(map[string]any); ok && d["candidate"] == "mapcat" {
+					found = true
+				}
+			}
+		}
+		if !found || !hasAll(statuses(rs), "done") {
+			t.Errorf("complete with only %q=mapc: no mapcat / done: %v", key, rs)
+		}
+	}
+}
+
+// testLoadFile: load-file is turned into an eval of the file's text by the gateway
+// (Scittle has no load-file op); the fn it defines can then be called.
+func testLoadFile(t *testing.T, g *gw) {
+	c := g.editor(t)
+	file := "(ns user)\n(defn e2e-twice [x] (* 2 x))\n(defn e2e-greet [s] (str \"hello \" s))\n"
+	rs := collect(t, c, nrepl.Msg{"op": "load-file", "id": "lf-1", "file": file,
+		"file-path": "/tmp/e2e/user.cljs", "file-name": "user.cljs"}, evalBound)
+	t.Logf("load-file -> %v", rs)
+	if st := statuses(rs); !slices.Contains(st, "done") || slices.Contains(st, "error") {
+		t.Fatalf("load-file status %q: %v", st, rs)
+	}
+	if v := joined(rs, "value"); v != "#'user/e2e-greet" {
+		t.Errorf("load-file value = %q, want the last form's var #'user/e2e-greet", v)
+	}
+	for _, r := range rs {
+		if r.Str("id") != "lf-1" {
+			t.Errorf("response %v lacks id lf-1", r)
+		}
+	}
+	res := eval(t, c, "", `[(e2e-twice 21) (e2e-greet "e2e")]`, nil)
+	if !slices.Equal(res.Values, []string{`[42 "hello e2e"]`}) {
+		t.Errorf("calling loaded fns: %v", res.Responses)
+	}
+
+	// A file that fails to load ends in err + done, not in silence.
+	rs = collect(t, c, nrepl.Msg{"op": "load-file", "file": "(defn broken [] (undefined-thing))"}, evalBound)
+	if st := statuses(rs); !hasAll(st, "error", "done") || !strings.Contains(joined(rs, "err"), "undefined-thing") {
+		t.Errorf("broken load-file: %v", rs)
+	}
+}
+
+// testNSPersists: (ns my.app) in one eval stays the namespace of the next evals,
+// and responses report it in :ns.
+func testNSPersists(t *testing.T, b *peers.Browser) {
+	g := startGateway(t, nil)
+	openRuntimePage(t, b, g)
+	c := g.editor(t)
+	session, err := c.Clone(ctxFor(t, evalBound))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := eval(t, c, session, "(str *ns*)", nil); res.NS != "user" || !slices.Equal(res.Values, []string{`"user"`}) {
+		t.Fatalf("fresh page: %v, want ns user", res.Responses)
+	}
+	res := eval(t, c, session, "(ns my.app)", nil)
+	if res.NS != "my.app" || !slices.Equal(res.Values, []string{"nil"}) {
+		t.Fatalf("(ns my.app): %v, want value nil and ns my.app", res.Responses)
+	}
+	for _, tc := range []struct{ code, want string }{
+		{"(str *ns*)", `"my.app"`},
+		{"(namespace ::x)", `"my.app"`},
+		{"(def here 1) (str (symbol (resolve 'here)))", `"my.app/here"`},
+	} {
+		res := eval(t, c, session, tc.code, nil)
+		if !slices.Equal(res.Values, []string{tc.want}) || res.NS != "my.app" {
+			t.Errorf("%s: %v, want value %s and ns my.app", tc.code, res.Responses, tc.want)
+		}
+		for _, r := range res.Responses {
+			if r.Str("ns") != "my.app" {
+				t.Errorf("%s: response %v has ns %q, want my.app", tc.code, r, r.Str("ns"))
+			}
+		}
+	}
+
+	// Scittle keeps one current namespace per page, so another editor connection
+	// sees my.app too.
+	other := g.editor(t)
+	res = eval(t, other, "", "(str *ns*)", nil)
+	t.Logf("a second editor connection evaluates in %v (ns %q)", res.Values, res.NS)
+
+	// Scittle ignores an eval's :ns; the gateway switches to it first, as editors
+	// expect when they send the buffer's namespace with every eval.
+	if res := eval(t, c, session, "(str *ns*)", nrepl.Msg{"ns": "user"}); !slices.Equal(res.Values, []string{`"user"`}) || res.NS != "user" {
+		t.Errorf("eval with :ns user: %v", res.Responses)
+	}
+	if res := eval(t, c, session, "(defn in-app [] :yes) (str *ns*)", nrepl.Msg{"ns": "my.app"}); !slices.Equal(res.Values, []string{`"my.app"`}) {
+		t.Errorf("eval with :ns my.app: %v", res.Responses)
+	}
+	if res := eval(t, c, session, "(my.app/in-app)", nrepl.Msg{"ns": "user"}); !slices.Equal(res.Values, []string{":yes"}) {
+		t.Errorf("the fn defined under :ns my.app is not my.app/in-app: %v", res.Responses)
+	}
+	// A namespace that does not exist (yet) leaves the eval where it was, with no error.
+	if res := eval(t, c, session, "(str *ns*)", nrepl.Msg{"ns": "not.yet.loaded"}); !slices.Equal(res.Values, []string{`"user"`}) || slices.Contains(res.Status, "error") {
+		t.Errorf("eval with an absent :ns: %v", res.Responses)
+	}
+
+	// Switching back works the same way.
+	if res := eval(t, c, session, "(ns user) (str *ns*)", nil); res.NS != "user" || !slices.Equal(res.Values, []string{`"user"`}) {
+		t.Errorf("(ns user): %v", res.Responses)
+	}
+}
+
+// testRuntimeLeavesMidEval: a request the runtime is still working on when its tab
+// closes (how == "close") or its renderer crashes (how == "crash") ends with err
+// and done for the editor, promptly.
+func testRuntimeLeavesMidEval(t *testing.T, b *peers.Browser, how string) {
+	g := startGateway(t, nil)
+	p := openRuntimePage(t, b, g)
+	c := g.editor(t)
+	if res := eval(t, c, "", "(+ 1 2)", nil); !slices.Equal(res.Values, []string{"3"}) {
+		t.Fatalf("warm-up eval: %v", res.Responses)
+	}
+
+	// A promise that never settles: scittle.nrepl.js answers a promise when it
+	// settles, so this request stays pending in the page.
+	ctx := ctxFor(t, 2*time.Minute)
+	_, ch, err := c.Send(ctx, nrepl.Msg{"op": "eval", "id": "pending-1", "code": "(js/Promise. (fn [_ _]))"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ch:
+		t.Fatalf("a never-settling promise was answered: %v", r)
+	case <-time.After(shortSilent):
+	}
+
+	start := time.Now()
+	actx, cancel := context.WithTimeout(context.Background(), goneBound)
+	defer cancel()
+	switch how {
+	case "close":
+		err = p.Close(actx)
+	case "crash":
+		err = b.Crash(actx, p)
+	}
+	if err != nil {
+		t.Fatalf("%s the page: %v", how, err)
+	}
+	acted := time.Since(start)
+
+	var rs []nrepl.Msg
+	timeout := time.After(goneBound)
+wait:
+	for {
+		select {
+		case r, ok := <-ch:
+			if !ok {
+				break wait
+			}
+			rs = append(rs, r)
+		case <-timeout:
+			t.Fatalf("no done %v after the page %s (responses so far %v); the gateway pings every 30s and waits 75s for a pong",
+				goneBound, how, rs)
+		}
+	}
+	took := time.Since(start)
+	t.Logf("page %s took %v; the editor had done %v after it began: %v", how, acted.Round(time.Millisecond), took.Round(time.Millisecond), rs)
+	if len(rs) == 0 || !rs[len(rs)-1].HasStatus("done") {
+		t.Fatalf("responses end without done: %v", rs)
+	}
+	if st := statuses(rs); !hasAll(st, "done", "error", "runtime-gone") {
+		t.Errorf("status %q, want done, error, runtime-gone", st)
+	}
+	if e := joined(rs, "err"); !strings.Contains(e, "disconnected before answering") {
+		t.Errorf("err %q does not say the runtime left", e)
+	}
+	for _, r := range rs {
+		if r.Str("id") != "pending-1" {
+			t.Errorf("response %v lacks the editor's id pending-1", r)
+		}
+	}
+	g.waitRuntimes(t, 0, goneBound)
+	g.waitLog(t, "runtime disconnected", goneBound)
+
+	// With the runtime gone, the next request waits for a new one and gets it:
+	// a reloaded tab picks up where the editor left off.
+	again := make(chan nrepl.EvalResult, 1)
+	actx2 := ctxFor(t, pageReady)
+	go func() {
+		res, _ := c.Eval(actx2, "", "(+ 2 3)", nil)
+		again <- res
+	}()
+	openRuntimePage(t, b, g)
+	select {
+	case res := <-again:
+		if !slices.Equal(res.Values, []string{"5"}) {
+			t.Errorf("eval after a new tab connected: %v", res.Responses)
+		}
+	case <-time.After(pageReady):
+		t.Fatal("eval waiting for a runtime was not answered by the new tab")
+	}
+}
+
+// testInfo: info, eldoc and lookup are forwarded to Scittle, which answers them
+// from var metadata. Scittle 0.8.33's core vars carry none, so for clojure.core's
+// map it answers done + no-eldoc; a var defined with a docstring is described.
+func testInfo(t *testing.T, g *gw) {
+	c := g.editor(t)
+	eval(t, c, "", `(defn e2e-documented "Doc here." [x y] x)`, nil)
+	for _, op := range []string{"info", "eldoc", "lookup"} {
+		rs := collect(t, c, nrepl.Msg{"op": op, "sym": "e2e-documented", "ns": "user"}, evalBound)
+		t.Logf("%s e2e-documented -> %v", op, rs)
+		if st := statuses(rs); !slices.Equal(st, []string{"done"}) {
+			t.Errorf("%s: status %q, want [done]", op, st)
+		}
+		if joined(rs, "name") != "e2e-documented" || joined(rs, "doc") != "Doc here." || joined(rs, "arglists-str") != "[x y]" {
+			t.Errorf("%s: want name, doc and arglists-str of e2e-documented: %v", op, rs)
+		}
+		rs = collect(t, c, nrepl.Msg{"op": op, "sym": "map", "ns": "user"}, evalBound)
+		if st := statuses(rs); !hasAll(st, "done", "no-eldoc") {
+			t.Errorf("%s map: status %q (Scittle's core vars have no metadata: done, no-eldoc expected): %v", op, st, rs)
+		}
+	}
+}
+
+// testLargeMessages: a 200 KB request and a 200 KB value cross both hops intact.
+func testLargeMessages(t *testing.T, g *gw) {
+	c := g.editor(t)
+	big := strings.Repeat("x", 200_000)
+	if res := eval(t, c, "", `(count "`+big+`")`, nil); !slices.Equal(res.Values, []string{"200000"}) {
+		t.Errorf("count of a 200000-char literal: %v", res.Values)
+	}
+	res := eval(t, c, "", `(apply str (repeat 200000 "x"))`, nil)
+	if len(res.Values) != 1 || res.Values[0] != `"`+big+`"` {
+		t.Errorf("a 200000-char value came back as %d values of lengths %v", len(res.Values), lengths(res.Values))
+	}
+}
+
+func lengths(ss []string) []int {
+	var out []int
+	for _, s := range ss {
+		out = append(out, len(s))
+	}
+	return out
+}
+
+// testInterrupt: a request the browser will never answer (a promise that never
+// settles) is ended by interrupt, and the runtime keeps serving.
+func testInterrupt(t *testing.T, g *gw) {
+	c := g.editor(t)
+	session, err := c.Clone(ctxFor(t, evalBound))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ch, err := c.Send(ctxFor(t, evalBound), nrepl.Msg{"op": "eval", "id": "never", "session": session, "code": "(js/Promise. (fn [_ _]))"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ch:
+		t.Fatalf("a never-settling promise was answered: %v", r)
+	case <-time.After(shortSilent):
+	}
+	reply, err := c.Interrupt(ctxFor(t, evalBound), session, "never")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reply.HasStatus("done") || !reply.HasStatus("interrupted") {
+		t.Errorf("interrupt reply %v", reply)
+	}
+	var rs []nrepl.Msg
+	for r := range ch {
+		rs = append(rs, r)
+	}
+	if st := statuses(rs); !hasAll(st, "interrupted", "done") {
+		t.Errorf("interrupted request ended with %v", rs)
+	}
+	if res := eval(t, c, session, "(+ 40 2)", nil); !slices.Equal(res.Values, []string{"42"}) {
+		t.Errorf("eval after interrupt: %v", res.Responses)
+	}
+}
+
+// testUnknownOp: protocols.md §1 says an unknown op ends in done with status
+// ["done" "error" "unknown-op"]. The gateway forwards ops it does not know to the
+// runtime, and stock Scittle answers them with {:err "unknown-op" :status ["error"
+// "done"]} merged into a copy of the request, so the gateway has to supply the
+// unknown-op status itself.
+func testUnknownOp(t *testing.T, g *gw) {
+	c := g.editor(t)
+	rs := collect(t, c, nrepl.Msg{"op": "e2e-frobnicate", "id": "u1"}, evalBound)
+	t.Logf("unknown op -> %v", rs)
+	if st := statuses(rs); !hasAll(st, "done", "error", "unknown-op") {
+		t.Errorf("unknown op ended with status %q, want done, error and unknown-op (protocols.md §1)", st)
+	}
+	for _, r := range rs {
+		if r.Str("id") != "u1" {
+			t.Errorf("response %v lacks id u1", r)
+		}
+	}
+}

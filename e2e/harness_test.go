@@ -1,0 +1,363 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"olympos.io/encoding/edn"
+
+	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/nrepl"
+)
+
+// Bounds on every wait. They are generous for a loaded 2-core machine running
+// under -race; a healthy run is far below them (see the timings the tests log).
+const (
+	pageReady   = 45 * time.Second // open the page, load Scittle, connect /_nrepl
+	evalBound   = 15 * time.Second // one request to a connected runtime
+	jvmBound    = 3 * time.Minute  // one JVM script: startup plus all its checks
+	goneBound   = 20 * time.Second // a runtime leaving until the editor has done
+	shortSilent = 400 * time.Millisecond
+)
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// gw is one in-process gateway on free ports, logging into a buffer that is
+// printed when the test fails.
+type gw struct {
+	*gateway.Server
+	logs *syncBuffer
+}
+
+// startGateway runs a gateway until the test ends. Scittle is served from the
+// npm package (peers.ScittleDir) under /scittle/; tweak adjusts the config.
+func startGateway(t *testing.T, tweak func(*gateway.Config)) *gw {
+	t.Helper()
+	logs := &syncBuffer{}
+	cfg := gateway.DefaultConfig()
+	cfg.NREPLPort, cfg.HTTPPort, cfg.PortFile = 0, 0, ""
+	cfg.Scittle = peers.ScittleDir(t)
+	cfg.RuntimeWait = 10 * time.Second
+	// Longer than any bound here, so a done seen by a test is never a timeout's.
+	cfg.EvalTimeout = 2 * time.Minute
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv, err := gateway.Listen(cfg)
+	if err != nil {
+		t.Fatalf("gateway.Listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Errorf("gateway Serve: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("gateway did not shut down within 15s")
+		}
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", logs.String())
+		}
+	})
+	return &gw{Server: srv, logs: logs}
+}
+
+// runtimes returns the gateway's GET /runtimes list.
+func (g *gw) runtimes(t *testing.T) []gateway.RuntimeInfo {
+	t.Helper()
+	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/runtimes")
+	if err != nil {
+		t.Fatalf("GET /runtimes: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Runtimes []gateway.RuntimeInfo `json:"runtimes"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("GET /runtimes: %v", err)
+	}
+	return body.Runtimes
+}
+
+// health returns the gateway's GET /health document.
+func (g *gw) health(t *testing.T) map[string]any {
+	t.Helper()
+	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/health")
+	if err != nil {
+		t.Errorf("GET /health: %v", err)
+		return nil
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Errorf("GET /health: %v", err)
+	}
+	return body
+}
+
+// waitRuntimes polls /runtimes until it lists n runtimes.
+func (g *gw) waitRuntimes(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := g.runtimes(t)
+		if len(got) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway lists %d runtimes after %v, want %d: %+v", len(got), within, n, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitLog waits until the gateway has logged a line containing text.
+func (g *gw) waitLog(t *testing.T, text string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(g.logs.String(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway logged no %q within %v", text, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// editor dials the gateway's nREPL port; the client is closed when the test ends.
+func (g *gw) editor(t *testing.T) *nrepl.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := nrepl.Dial(ctx, g.NREPLAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// openPage opens url in a new tab and waits for predicate (JavaScript) to hold.
+// The page's console is printed if the test fails.
+func openPage(t *testing.T, b *peers.Browser, url, predicate string) *peers.Page {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), pageReady)
+	defer cancel()
+	start := time.Now()
+	p, err := b.Open(ctx, url)
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("browser console of %v:\n%s", p, strings.Join(p.Console(), "\n"))
+		}
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		_ = p.Close(cctx) // a page the test closed or crashed already is fine
+	})
+	if err := p.WaitFor(ctx, predicate); err != nil {
+		t.Fatalf("page %v: %s did not hold within %v: %v", p, predicate, pageReady, err)
+	}
+	t.Logf("page %s ready (%s) in %v", url, predicate, time.Since(start).Round(time.Millisecond))
+	return p
+}
+
+// openRuntimePage opens the gateway's own ready page and waits until its
+// scittle.nrepl.js socket is open and the gateway has registered it.
+func openRuntimePage(t *testing.T, b *peers.Browser, g *gw) *peers.Page {
+	t.Helper()
+	before := len(g.runtimes(t))
+	p := openPage(t, b, g.PageURL(), "document.body.dataset.state === 'connected'")
+	g.waitRuntimes(t, before+1, 10*time.Second)
+	return p
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// eval evaluates code and fails the test if it does not end with done in time.
+func eval(t *testing.T, c *nrepl.Client, session, code string, extra nrepl.Msg) nrepl.EvalResult {
+	t.Helper()
+	start := time.Now()
+	res, err := c.Eval(ctxFor(t, evalBound), session, code, extra)
+	if err != nil {
+		t.Fatalf("eval %q: %v (after %v; responses %v)", code, err, time.Since(start).Round(time.Millisecond), res.Responses)
+	}
+	if !slices.Contains(res.Status, "done") {
+		t.Fatalf("eval %q: no done: %v", code, res.Responses)
+	}
+	return res
+}
+
+// collect sends m and returns every response up to and including done.
+func collect(t *testing.T, c *nrepl.Client, m nrepl.Msg, within time.Duration) []nrepl.Msg {
+	t.Helper()
+	ctx := ctxFor(t, within)
+	_, ch, err := c.Send(ctx, m)
+	if err != nil {
+		t.Fatalf("send %v: %v", m, err)
+	}
+	var out []nrepl.Msg
+	for r := range ch {
+		out = append(out, r)
+	}
+	if len(out) == 0 || !out[len(out)-1].HasStatus("done") {
+		t.Fatalf("request %v ended without done within %v (ctx: %v): %v", m, within, ctx.Err(), out)
+	}
+	return out
+}
+
+func joined(rs []nrepl.Msg, key string) string {
+	var b strings.Builder
+	for _, r := range rs {
+		b.WriteString(r.Str(key))
+	}
+	return b.String()
+}
+
+func statuses(rs []nrepl.Msg) []string {
+	var out []string
+	for _, r := range rs {
+		for _, s := range r.Status() {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func hasAll(have []string, want ...string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// --- output of the JVM scripts: one EDN vector [check-name value] per line ---
+
+// jvmResults parses the lines a JVM script printed with (prn [name value]) into
+// name -> value, where value has been normalised by the script to strings,
+// numbers, vectors and string-keyed maps, and here to []any and map[string]any.
+func jvmResults(t *testing.T, stdout string) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for _, line := range strings.Split(stdout, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "[\"") {
+			continue
+		}
+		var v any
+		if err := edn.UnmarshalString(line, &v); err != nil {
+			t.Fatalf("JVM output line %q: %v", line, err)
+		}
+		pair, ok := v.([]any)
+		if !ok || len(pair) != 2 {
+			t.Fatalf("JVM output line %q is not [name value]", line)
+		}
+		out[fmt.Sprint(pair[0])] = plain(pair[1])
+	}
+	return out
+}
+
+// plain turns what the EDN decoder produced into JSON-like Go values.
+func plain(v any) any {
+	switch x := v.(type) {
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = plain(e)
+		}
+		return m
+	case map[any]bool: // a set
+		var s []any
+		for k := range x {
+			s = append(s, plain(k))
+		}
+		sort.Slice(s, func(i, j int) bool { return fmt.Sprint(s[i]) < fmt.Sprint(s[j]) })
+		return s
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = plain(e)
+		}
+		return s
+	case edn.Keyword:
+		return string(x)
+	case edn.Symbol:
+		return string(x)
+	}
+	return v
+}
+
+// strs returns v as a list of strings (nil if it is not one).
+func strs(v any) []string {
+	l, ok := v.([]any)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(l))
+	for _, e := range l {
+		s, ok := e.(string)
+		if !ok {
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// get walks string keys through nested maps.
+func get(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}

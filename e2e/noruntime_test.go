@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/nrepl"
+)
+
+// TestNoRuntime: with no browser connected, describe is answered by the gateway at
+// once, and every forwarded op ends with a clear error after --runtime-wait.
+func TestNoRuntime(t *testing.T) {
+	t.Parallel()
+	const wait = time.Second
+	g := startGateway(t, func(c *gateway.Config) { c.RuntimeWait = wait })
+	c := g.editor(t)
+
+	t.Run("describe", func(t *testing.T) {
+		start := time.Now()
+		d, err := c.Describe(ctxFor(t, 5*time.Second))
+		took := time.Since(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("describe answered in %v", took.Round(time.Microsecond))
+		if took > 500*time.Millisecond {
+			t.Errorf("describe took %v with no runtime; it must not wait for one", took)
+		}
+		if !d.HasStatus("done") || d.HasStatus("error") {
+			t.Errorf("describe status %q", d.Status())
+		}
+		ops, _ := d["ops"].(map[string]any)
+		for _, op := range []string{"eval", "describe", "clone", "load-file", "complete", "interrupt"} {
+			if _, ok := ops[op]; !ok {
+				t.Errorf("describe ops lack %s: %v", op, d["ops"])
+			}
+		}
+		sente, _ := d["versions"].(map[string]any)["sente"].(map[string]any)
+		for _, k := range []string{"major", "minor", "incremental"} {
+			if s, _ := sente[k].(string); s == "" {
+				t.Errorf("versions.sente.%s missing: %v", k, d["versions"])
+			}
+		}
+	})
+
+	for _, tc := range []struct {
+		name string
+		msg  nrepl.Msg
+	}{
+		{"eval", nrepl.Msg{"op": "eval", "code": "(+ 1 2)"}},
+		{"load-file", nrepl.Msg{"op": "load-file", "file": "(def x 1)"}},
+		{"complete", nrepl.Msg{"op": "complete", "prefix": "ma", "ns": "user"}},
+	} {
+		t.Run(tc.name+" fails after runtime-wait", func(t *testing.T) {
+			start := time.Now()
+			rs := collect(t, c, tc.msg, 5*wait)
+			took := time.Since(start)
+			t.Logf("%s answered after %v: %v", tc.name, took.Round(time.Millisecond), rs)
+			if took < wait-50*time.Millisecond || took > wait+2*time.Second {
+				t.Errorf("answered after %v, want about --runtime-wait %v", took, wait)
+			}
+			if st := statuses(rs); !hasAll(st, "done", "error", "no-runtime") {
+				t.Errorf("status %q, want done, error, no-runtime", st)
+			}
+			e := joined(rs, "err")
+			if !strings.Contains(e, "no browser runtime") || !strings.Contains(e, g.PageURL()) {
+				t.Errorf("err %q does not name the problem and the page %s", e, g.PageURL())
+			}
+			if slices.ContainsFunc(rs, func(r nrepl.Msg) bool { _, ok := r["value"]; return ok }) {
+				t.Errorf("a value without a runtime: %v", rs)
+			}
+		})
+	}
+}
