@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -42,6 +45,9 @@ Example:
 			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BATCH"}, Usage: "send events that queue up as one sente batch frame [[ev1] [ev2]] (--batch=false: one frame each)"},
 		},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
 			log, err := newLogger(c)
 			if err != nil {
 				return err
@@ -52,7 +58,9 @@ Example:
 			cfg.NREPLPort = c.Int("nrepl-port")
 			cfg.HTTPPort = c.Int("port")
 			cfg.PortFile = c.String("port-file")
-			cfg.Scittle = c.String("scittle")
+			if cfg.Scittle, err = scittleSource(c.String("scittle")); err != nil {
+				return cli.Exit("--scittle: "+err.Error(), exitUsage)
+			}
 			cfg.RuntimeWait = c.Duration("runtime-wait")
 			cfg.EvalTimeout = c.Duration("eval-timeout")
 			cfg.AllowOrigins = c.StringSlice("allow-origin")
@@ -78,4 +86,20 @@ Example:
 			return nil
 		},
 	}
+}
+
+// scittleSource checks --scittle: a URL base is taken as it is; anything else
+// is a directory that must exist, so a typo does not silently become a URL.
+func scittleSource(v string) (string, error) {
+	if strings.Contains(v, "://") || strings.HasPrefix(v, "//") {
+		return v, nil
+	}
+	fi, err := os.Stat(v)
+	if err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("%q is neither a URL nor a directory (for Scittle from npm: node_modules/scittle/dist)", v)
+	}
+	if _, err := os.Stat(filepath.Join(v, "scittle.js")); err != nil {
+		return "", fmt.Errorf("directory %q has no scittle.js", v)
+	}
+	return v, nil
 }

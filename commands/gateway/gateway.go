@@ -26,6 +26,10 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) error {
 	if !gw.HostIsLoopback(cfg.Host) {
 		cfg.Logger.Warn("listening beyond this machine: anyone who can reach this address can evaluate code in your browser runtimes", "host", cfg.Host)
 	}
+	c := srv.Config()
+	cfg.Logger.Info("gateway started", "nrepl", srv.NREPLAddr().String(), "http", srv.HTTPAddr().String(),
+		"scittle", c.Scittle, "port-file", c.PortFile, "runtime-wait", c.RuntimeWait, "eval-timeout", c.EvalTimeout,
+		"allow-origins", c.AllowOrigins, "max-connections", c.MaxConnections)
 	fmt.Fprintln(stdout, srv.StartupLine())
 	fmt.Fprintf(stdout, "sente gateway: open %s in a browser\n", srv.PageURL())
 	return srv.Serve(ctx)
