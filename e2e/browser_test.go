@@ -17,32 +17,42 @@ import (
 // namespace per page; the groups run in parallel.
 func TestScittleInChromium(t *testing.T) {
 	b := peers.StartBrowser(t)
-
-	t.Run("shared page", func(t *testing.T) {
-		t.Parallel()
-		g := startGateway(t, nil)
-		p := openRuntimePage(t, b, g)
-		t.Run("evaluations", func(t *testing.T) { testEvaluations(t, g, p) })
-		t.Run("complete", func(t *testing.T) { testComplete(t, g) })
-		t.Run("load-file", func(t *testing.T) { testLoadFile(t, g) })
-		t.Run("info", func(t *testing.T) { testInfo(t, g) })
-		t.Run("large messages", func(t *testing.T) { testLargeMessages(t, g) })
-		t.Run("interrupt", func(t *testing.T) { testInterrupt(t, g) })
-		t.Run("unknown op", func(t *testing.T) { testUnknownOp(t, g) })
-		t.Run("JVM client and colliding ids", func(t *testing.T) { testJVMAndCollidingIDs(t, g, p) })
-	})
-	t.Run("ns persists across evals", func(t *testing.T) {
-		t.Parallel()
-		testNSPersists(t, b)
-	})
-	t.Run("page closed mid-eval", func(t *testing.T) {
-		t.Parallel()
-		testRuntimeLeavesMidEval(t, b, "close")
-	})
-	t.Run("tab crashed mid-eval", func(t *testing.T) {
-		t.Parallel()
-		testRuntimeLeavesMidEval(t, b, "crash")
-	})
+	// Both kinds of runtime get the whole suite: the gateway's own page (the
+	// sente-lite client with scittle.nrepl.js behind it, on /chsk) and the stock
+	// page (scittle.nrepl.js on its own socket, /_nrepl).
+	for _, page := range []struct{ name, path string }{
+		{"sente-lite page", "/"},
+		{"stock page", "/stock"},
+	} {
+		t.Run(page.name, func(t *testing.T) {
+			t.Parallel()
+			t.Run("shared page", func(t *testing.T) {
+				t.Parallel()
+				g := startGateway(t, nil)
+				p := openRuntimePage(t, b, g, page.path)
+				t.Run("evaluations", func(t *testing.T) { testEvaluations(t, g, p) })
+				t.Run("complete", func(t *testing.T) { testComplete(t, g) })
+				t.Run("load-file", func(t *testing.T) { testLoadFile(t, g) })
+				t.Run("info", func(t *testing.T) { testInfo(t, g) })
+				t.Run("large messages", func(t *testing.T) { testLargeMessages(t, g) })
+				t.Run("interrupt", func(t *testing.T) { testInterrupt(t, g) })
+				t.Run("unknown op", func(t *testing.T) { testUnknownOp(t, g) })
+				t.Run("JVM client and colliding ids", func(t *testing.T) { testJVMAndCollidingIDs(t, g, p) })
+			})
+			t.Run("ns persists across evals", func(t *testing.T) {
+				t.Parallel()
+				testNSPersists(t, b, page.path)
+			})
+			t.Run("page closed mid-eval", func(t *testing.T) {
+				t.Parallel()
+				testRuntimeLeavesMidEval(t, b, page.path, "close")
+			})
+			t.Run("tab crashed mid-eval", func(t *testing.T) {
+				t.Parallel()
+				testRuntimeLeavesMidEval(t, b, page.path, "crash")
+			})
+		})
+	}
 	t.Run("foreign origin", func(t *testing.T) {
 		t.Parallel()
 		testForeignOrigin(t, b)
@@ -210,9 +220,9 @@ func testLoadFile(t *testing.T, g *gw) {
 
 // testNSPersists: (ns my.app) in one eval stays the namespace of the next evals,
 // and responses report it in :ns.
-func testNSPersists(t *testing.T, b *peers.Browser) {
+func testNSPersists(t *testing.T, b *peers.Browser, path string) {
 	g := startGateway(t, nil)
-	openRuntimePage(t, b, g)
+	openRuntimePage(t, b, g, path)
 	c := g.editor(t)
 	session, err := c.Clone(ctxFor(t, evalBound))
 	if err != nil {
@@ -272,9 +282,9 @@ func testNSPersists(t *testing.T, b *peers.Browser) {
 // testRuntimeLeavesMidEval: a request the runtime is still working on when its tab
 // closes (how == "close") or its renderer crashes (how == "crash") ends with err
 // and done for the editor, promptly.
-func testRuntimeLeavesMidEval(t *testing.T, b *peers.Browser, how string) {
+func testRuntimeLeavesMidEval(t *testing.T, b *peers.Browser, path, how string) {
 	g := startGateway(t, nil)
-	p := openRuntimePage(t, b, g)
+	p := openRuntimePage(t, b, g, path)
 	c := g.editor(t)
 	if res := eval(t, c, "", "(+ 1 2)", nil); !slices.Equal(res.Values, []string{"3"}) {
 		t.Fatalf("warm-up eval: %v", res.Responses)
@@ -349,7 +359,7 @@ wait:
 		res, _ := c.Eval(actx2, "", "(+ 2 3)", nil)
 		again <- res
 	}()
-	openRuntimePage(t, b, g)
+	openRuntimePage(t, b, g, path)
 	select {
 	case res := <-again:
 		if !slices.Equal(res.Values, []string{"5"}) {

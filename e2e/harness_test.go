@@ -195,12 +195,13 @@ func openPage(t *testing.T, b *peers.Browser, url, predicate string) *peers.Page
 	return p
 }
 
-// openRuntimePage opens the gateway's own ready page and waits until its
-// scittle.nrepl.js socket is open and the gateway has registered it.
-func openRuntimePage(t *testing.T, b *peers.Browser, g *gw) *peers.Page {
+// openRuntimePage opens one of the gateway's ready pages ("/" for sente-lite,
+// "/stock" for stock scittle.nrepl.js) and waits until its REPL socket is open
+// and the gateway has registered it as a runtime.
+func openRuntimePage(t *testing.T, b *peers.Browser, g *gw, path string) *peers.Page {
 	t.Helper()
 	before := len(g.runtimes(t))
-	p := openPage(t, b, g.PageURL(), "document.body.dataset.state === 'connected'")
+	p := openPage(t, b, strings.TrimSuffix(g.PageURL(), "/")+path, "document.body.dataset.state === 'connected'")
 	g.waitRuntimes(t, before+1, 10*time.Second)
 	return p
 }
