@@ -267,10 +267,10 @@ func (d *Decoder) scanString(c byte) error {
 		k := int(min(n, stringChunk))
 		l := len(d.raw)
 		if cap(d.raw)-l < k {
-			// Double, but never far past what this string still needs (the
-			// slack spares the message's closing bytes a regrowth): memory
-			// stays within about twice the bytes that really arrived.
-			c := min(max(2*cap(d.raw), l+k), l+int(n)+4096)
+			// Double: amortised linear copying however many strings follow, and
+			// memory within about twice the bytes that really arrived (k is
+			// what was read for this chunk, never the declared length).
+			c := max(2*cap(d.raw), l+k)
 			d.raw = append(make([]byte, 0, c), d.raw...)
 		}
 		got, err := io.ReadFull(d.br, d.raw[l:l+k])
