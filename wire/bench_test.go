@@ -48,3 +48,23 @@ func BenchmarkAppendEventRaw(b *testing.B) {
 		}
 	}
 }
+
+// The gateway's hot path: every answer a runtime sends back is parsed.
+func BenchmarkParseNREPLResponse(b *testing.B) {
+	for _, bc := range []struct{ name, in string }{
+		{"value", `{:value "3", :id "s1", :session "0c8f3a6e-5b1d-4c2e-9f7a-2d8e4b6c1a90", :ns "user"}`},
+		{"status", `{:status ["done"], :id "s1", :session "0c8f3a6e-5b1d-4c2e-9f7a-2d8e4b6c1a90", :ns "user"}`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			in := []byte(bc.in)
+			lim := DefaultLimits()
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				if _, err := Parse(in, lim); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

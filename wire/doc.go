@@ -2,14 +2,15 @@
 // frame is one EDN event vector ([:ns/event data], a callback request
 // [[:ns/event data] "cb"], a reply [data "cb"] or a batch of events), and
 // input from a peer is checked against Limits (size, UTF-8, nesting depth,
-// exactly one value) by an iterative pre-scan before the recursive
-// olympos.io/encoding/edn decoder sees it, because input nested millions deep
-// would exhaust the Go stack, which kills the process rather than panicking.
+// exactly one value) by the EDN reader itself, which makes one pass over the
+// bytes with an explicit stack, so input nested millions deep is an error
+// rather than a blown Go stack.
 //
 // # Decoded Go types
 //
-// Parse returns olympos' generic types, normalised so that every value Parse
-// returns can be printed again by Print and read back equal:
+// Parse returns generic types (those olympos.io/encoding/edn, which Parse
+// used before, decodes into an interface), normalised so that every value
+// Parse returns can be printed again by Print and read back equal:
 //
 //	nil, true, false      nil, bool
 //	"text"                string (valid UTF-8; \uD83D\uDE00 pairs are joined)
@@ -17,25 +18,25 @@
 //	42N                   *big.Int
 //	1.5, 1.5M             float64 (M is accepted; the BigDecimal precision is lost)
 //	##NaN ##Inf ##-Inf    float64
-//	\a \newline \u00e9    edn.Rune (olympos gives int32; it is converted so a
-//	                      character stays distinguishable from a number)
+//	\a \newline \u00e9    edn.Rune (not int32, so a character stays
+//	                      distinguishable from a number)
 //	:a, :ns/a             edn.Keyword, WITHOUT the leading colon ("ns/a")
 //	sym, ns/sym           edn.Symbol
 //	[...] and (...)       []any (lists and vectors both)
-//	{...}                 map[any]any
+//	{...}                 map[any]any (of duplicate keys the last wins)
 //	#{...}                map[any]bool, every value true
 //	#inst "..."           time.Time in UTC
 //	#uuid "..."           Tagged{Tag: "uuid", Value: "..."}
 //	#foo/bar x            Tagged{Tag: "foo/bar", Value: x} (any unknown tag,
-//	                      including #base64, which olympos would otherwise decode
-//	                      to []byte behind the peer's back)
+//	                      including #base64, which olympos would decode to
+//	                      []byte behind the peer's back)
 //
 // Map keys and set elements that are collections ({[1] 2}, #{#{}}) are
-// rejected: a Go map cannot hold them, and olympos would silently key them by
-// pointer. Namespaced-map syntax (#:ns{...}), ::auto-resolved keywords,
-// octal characters (\o101) and reader macros are not EDN and are rejected.
-// Tag readers registered globally in olympos (edn.AddTagFn) by other code in
-// the same process do apply to Parse.
+// rejected: a Go map cannot hold them. So are big integers and tagged
+// collections as keys, which olympos could not hash. Namespaced-map syntax
+// (#:ns{...}), ::auto-resolved keywords, octal characters (\o101) and reader
+// macros are not EDN and are rejected. Tag readers registered in olympos
+// (edn.AddTagFn) do not apply to Parse: its output types are the ones above.
 //
 // # Frames and their ambiguities
 //

@@ -316,8 +316,8 @@ func TestKindString(t *testing.T) {
 	}
 }
 
-// Parse shares olympos' global tag map with the rest of the process; the race
-// detector should see only reads.
+// Parse shares its keyword cache and parser pool between goroutines; the
+// race detector should find nothing.
 func TestDecodeFrameConcurrent(t *testing.T) {
 	in := []byte(`[:a/b [#inst "2020-01-01T00:00:00Z" #base64 "aGk=" #uuid "x" ##NaN]]`)
 	done := make(chan error)

@@ -2,8 +2,10 @@ package wire
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +62,7 @@ func TestParseValues(t *testing.T) {
 		{"discard before value", "#_ [1] 2", int64(2)},
 		{"tag over discard", "#t #_ 1 2", Tagged{"t", int64(2)}},
 		{"comment", "[1 ; c ]]]\n 2] ; trailing\n", []any{int64(1), int64(2)}},
+		{"comment right after a discard", "#_0;1\n2", int64(2)},
 		{"commas", "{:a 1,,, :b 2,}", map[any]any{edn.Keyword("a"): int64(1), edn.Keyword("b"): int64(2)}},
 		{"unicode whitespace", "\u00a0[1\u00a02]\u2028", []any{int64(1), int64(2)}},
 		{"string then symbol", `["a"b]`, []any{"a", edn.Symbol("b")}},
@@ -208,5 +211,123 @@ func TestParseZeroLimitsMeanDefaults(t *testing.T) {
 func TestDefaultLimits(t *testing.T) {
 	if got := DefaultLimits(); got != (Limits{MaxBytes: 1 << 20, MaxDepth: 100}) {
 		t.Fatalf("DefaultLimits() = %+v", got)
+	}
+}
+
+// Duplicate keys are not an error (olympos did not reject them either); the
+// last one wins, including for keys Go maps cannot find again (NaN) and for
+// #inst keys that are the same instant in different zones.
+func TestParseDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		in   string
+		want any
+	}{
+		{"{:a 1 :a 2}", map[any]any{edn.Keyword("a"): int64(2)}},
+		{"#{1 1 :a :a}", map[any]bool{int64(1): true, edn.Keyword("a"): true}},
+		{"{##NaN 1 ##NaN 2}", map[any]any{math.NaN(): int64(2)}},
+		{"#{##NaN ##NaN}", map[any]bool{math.NaN(): true}},
+		{"{#t ##NaN 1 #t ##NaN 2 #u ##NaN 3}", map[any]any{Tagged{"t", math.NaN()}: int64(2), Tagged{"u", math.NaN()}: int64(3)}},
+		{`{#inst "2020-01-01T00:00:00Z" 1 #inst "2020-01-01T01:00:00+01:00" 2}`, map[any]any{time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC): int64(2)}},
+	}
+	for _, tt := range tests {
+		for range 20 { // map order must not matter
+			got, err := Parse([]byte(tt.in), DefaultLimits())
+			if err != nil {
+				t.Fatalf("Parse(%s): %v", tt.in, err)
+			}
+			if !ednEqual(got, tt.want) {
+				t.Fatalf("Parse(%s) = %#v, want %#v", tt.in, got, tt.want)
+			}
+		}
+	}
+}
+
+func TestParseMoreErrors(t *testing.T) {
+	for _, in := range []string{
+		"{1}", "{:a 1 :b}", "#_ {1} {1}", `#inst 1`, `#inst nil`, `#inst #uuid "x"`, `"\u12"`, `"\uD83D\uDC0"`,
+		`\ne`, `\u00e`, `\ `, `1.`, `1.5N`, "01", ".5", "a/b/c", ":a/", "#1 2", "[1e400]", "#{1N}", "{#t 1N 2}",
+		"{#base64 [1] 2}", "[\x01]", "{0 1 0 {[1] 2}}", "[{0 {[1] 2} 1 2}]",
+	} {
+		if got, err := Parse([]byte(in), DefaultLimits()); !errors.Is(err, ErrParse) {
+			t.Errorf("Parse(%q) = %#v, %v; want ErrParse", in, got, err)
+		}
+	}
+}
+
+// Keywords are cached by name; a cache slot shared by two names must never
+// hand out the wrong one.
+func TestParseKeywordCache(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteByte('[')
+	const n = 3 * kwCacheSlots
+	for i := range n {
+		sb.WriteString(":k")
+		sb.WriteString(strings.Repeat("x", i%70))
+		sb.WriteString(strconv.Itoa(i))
+		sb.WriteByte(' ')
+	}
+	sb.WriteByte(']')
+	for range 3 {
+		v, err := Parse([]byte(sb.String()), Limits{MaxBytes: 1 << 24})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range v.([]any) {
+			if want := edn.Keyword("k" + strings.Repeat("x", i%70) + strconv.Itoa(i)); k != want {
+				t.Fatalf("element %d = %#v, want %#v", i, k, want)
+			}
+		}
+	}
+}
+
+// Keys that contain NaN are deduplicated by hand; many distinct ones must
+// not take quadratic time.
+func TestParseManyNaNKeys(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	const n = 60_000
+	for i := range n {
+		fmt.Fprintf(&sb, "#a%d ##NaN %d ", i, i)
+	}
+	sb.WriteByte('}')
+	start := time.Now()
+	v, err := Parse([]byte(sb.String()), Limits{MaxBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := v.(map[any]any); len(m) != n {
+		t.Fatalf("%d keys, want %d", len(m), n)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// Olympos rejected collection keys and #inst years beyond 9999 only in the
+// value it returned, so a map value that a later duplicate key replaces may
+// hold them; finding out must not take quadratic time either.
+func TestParseReplacedValuesAreNotChecked(t *testing.T) {
+	for _, in := range []string{
+		"{0 {[1] 2} 0 1}",
+		`{:t #inst "9999-12-31T23:59:59-01:00" :t 1}`,
+		"[{:a [{#{} 1}] :a nil}]",
+	} {
+		if _, err := Parse([]byte(in), DefaultLimits()); err != nil {
+			t.Errorf("Parse(%s): %v", in, err)
+		}
+	}
+	var sb strings.Builder
+	sb.WriteByte('{')
+	for range 80_000 {
+		sb.WriteString("0 {[1] 2} ")
+	}
+	sb.WriteString("0 1}")
+	start := time.Now()
+	v, err := Parse([]byte(sb.String()), Limits{MaxBytes: 8 << 20})
+	if err != nil || !ednEqual(v, map[any]any{int64(0): int64(1)}) {
+		t.Fatalf("got %#v, %v", v, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
 	}
 }
