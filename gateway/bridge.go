@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -391,6 +392,11 @@ func (b *bridge) send(ed editor, req nrepl.Msg, rt *Runtime) {
 	fwd := req.Clone()
 	fwd["id"] = p.gid
 	if err := rt.link.request(fwd); err != nil {
+		if errors.Is(err, errConnClosed) {
+			// It left between being picked and being written to.
+			b.abandon(p.gid, "runtime "+rt.ID+" disconnected before the request could be sent", "runtime-gone")
+			return
+		}
 		b.abandon(p.gid, fmt.Sprintf("could not send to runtime %s: %v", rt.ID, err), "runtime-busy")
 	}
 }

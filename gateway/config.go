@@ -29,8 +29,9 @@ type Config struct {
 	MaxFrameDepth   int   // EDN nesting in one frame from a runtime
 	MaxBadFrames    int   // unreadable frames a runtime may send before it is closed
 
-	EditorQueue  int // responses buffered per editor before it counts as too slow
-	RuntimeQueue int // requests buffered per runtime before new ones are refused
+	EditorQueue       int   // responses buffered per editor before it counts as too slow
+	RuntimeQueue      int   // requests buffered per runtime before new ones are refused
+	RuntimeQueueBytes int64 // bytes of requests buffered per runtime, likewise
 
 	// sente-lite hub on /chsk.
 	CSRFToken        string // sent in every handshake; generated at start when empty
@@ -39,6 +40,7 @@ type Config struct {
 	MaxSubscriptions int    // channels one connection may subscribe to
 	MaxSubscribers   int    // subscribers one channel may have
 	ClientQueue      int    // frames queued per client; a client that lets it fill is a slow consumer
+	ClientQueueBytes int64  // bytes queued per client, for the same purpose
 	Batch            bool   // send queued events as one sente batch frame [[ev1] [ev2]]
 	NREPLProbe       bool   // ask each new client to describe itself, making nREPL answerers runtimes
 
@@ -71,6 +73,8 @@ func DefaultConfig() Config {
 		MaxSubscriptions:  100,
 		MaxSubscribers:    100000,
 		ClientQueue:       4096,
+		ClientQueueBytes:  16 << 20,
+		RuntimeQueueBytes: 64 << 20,
 		Batch:             true,
 		NREPLProbe:        true,
 		HeartbeatInterval: 30 * time.Second,

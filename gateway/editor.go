@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sente-clj/sente/nrepl"
@@ -82,7 +83,8 @@ func (s *Server) serveEditor(ctx context.Context, conn net.Conn) {
 	<-writerDone
 	_ = conn.Close()
 	switch {
-	case err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || ctx.Err() != nil:
+	case err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || ctx.Err() != nil:
+		// An editor killed or a laptop lid closed resets the connection: ordinary.
 		s.log.Info("editor disconnected", "editor", conn.RemoteAddr().String())
 	default:
 		s.log.Warn("editor connection closed", "editor", conn.RemoteAddr().String(), "err", err)

@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"runtime/metrics"
 	"strings"
 	"time"
@@ -66,6 +68,23 @@ func originAllowed(origin, host string, patterns []string) bool {
 	return false
 }
 
+// upgradeError answers a request to a WebSocket path that cannot be upgraded,
+// saying what the path is for; the refused origin case was logged already.
+func (s *Server) upgradeError(w http.ResponseWriter, r *http.Request, status int, reason error) {
+	if status != http.StatusForbidden {
+		s.log.Info("refused a request to a WebSocket path", "path", r.URL.Path, "method", r.Method,
+			"remote", r.RemoteAddr, "status", status, "reason", reason)
+	}
+	msg := fmt.Sprintf("sente: %s is a WebSocket endpoint (%v)\n", r.URL.Path, reason)
+	if status == http.StatusForbidden {
+		msg = fmt.Sprintf("sente: WebSocket origin %q is not allowed; start the gateway with --allow-origin %s\n", r.Header.Get("Origin"), r.Header.Get("Origin"))
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Sec-Websocket-Version", "13")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg))
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -89,6 +108,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) statsJSON(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("gc") == "1" {
+		runtime.GC() // ?gc=1: memory without garbage, comparable between reads (sente bench)
+	}
 	writeJSON(w, map[string]any{
 		"uptime-seconds": int64(time.Since(s.started).Seconds()),
 		"memory":         memorySnapshot(),

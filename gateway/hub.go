@@ -96,9 +96,15 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(int64(s.cfg.MaxMessageBytes))
-	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, s.cfg.ClientQueue, s.cfg.Batch),
+	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch),
 		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
 	c.probeID = "probe-" + c.uid[:12]
+	ping, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPing})
+	if !s.live.add(c.ws, func() error { return c.ws.send(ping, false) }) {
+		c.ws.close("gateway shutting down")
+		_ = conn.Close()
+		return
+	}
 	h.stats.connections.Add(1)
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
@@ -110,18 +116,20 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.NREPLProbe {
 		h.sendProbe(c)
 	}
-	ping, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPing})
-	s.live.add(c.ws, func() error { return c.ws.send(ping, false) })
 	s.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote)
 
 	s.goConn(func() {
 		reason := h.readLoop(c)
+		rt := c.rt.Load()
+		if rt != nil {
+			// Unregistered first, so no new request picks a runtime that is leaving.
+			s.runtimes.remove(rt)
+		}
 		c.ws.close(reason)
 		s.live.remove(c.ws)
 		_ = conn.Close()
 		h.drop(c)
-		if rt := c.rt.Load(); rt != nil {
-			s.runtimes.remove(rt)
+		if rt != nil {
 			s.bridge.runtimeGone(rt, reason)
 			s.log.Info("runtime disconnected", "runtime", rt.ID, "reason", reason)
 		}
@@ -158,7 +166,7 @@ func (h *hub) readLoop(c *chskConn) string {
 			if reason := c.ws.closeReason(); reason != "" {
 				return reason
 			}
-			return peerCloseReason(err)
+			return peerCloseReason(err, int64(h.s.cfg.MaxMessageBytes))
 		}
 		var f wire.Frame
 		if typ != websocket.TextMessage {

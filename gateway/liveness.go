@@ -11,16 +11,37 @@ import (
 // ticker pings quiet peers and closes those silent past the timeout, instead of a
 // timer per connection.
 type liveness struct {
-	mu    sync.Mutex
-	conns map[*wsConn]func() error // how to ping each connection
+	mu     sync.Mutex
+	conns  map[*wsConn]func() error // how to ping each connection
+	closed bool                     // shutdown began: no new connections
 }
 
 func newLiveness() *liveness { return &liveness{conns: map[*wsConn]func() error{}} }
 
-func (l *liveness) add(c *wsConn, ping func() error) {
+// add registers a connection; after closeAll it refuses, and the caller must
+// turn the connection away, since nothing would close it otherwise.
+func (l *liveness) add(c *wsConn, ping func() error) bool {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
 	l.conns[c] = ping
+	return true
+}
+
+// closeAll ends every registered connection and refuses new ones.
+func (l *liveness) closeAll(reason string) {
+	l.mu.Lock()
+	l.closed = true
+	conns := make([]*wsConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
 	l.mu.Unlock()
+	for _, c := range conns {
+		c.close(reason)
+	}
 }
 
 func (l *liveness) remove(c *wsConn) {

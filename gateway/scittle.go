@@ -50,16 +50,21 @@ func (s *Server) serveScittle(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered the client already
 	}
 	conn.SetReadLimit(s.cfg.MaxNREPLMessage)
-	sr := &scittleRuntime{ws: newWSConn(conn, s.cfg.RuntimeQueue, false)}
+	sr := &scittleRuntime{ws: newWSConn(conn, s.cfg.RuntimeQueue, s.cfg.RuntimeQueueBytes, false)}
+	if !s.live.add(sr.ws, sr.ws.ping) {
+		sr.ws.close("gateway shutting down")
+		_ = conn.Close()
+		return
+	}
 	rt := s.runtimes.add(KindScittleNREPL, r.UserAgent(), r.RemoteAddr, scittleOps, sr)
 	s.log.Info("runtime connected", "runtime", rt.ID, "kind", rt.Kind, "user-agent", rt.UserAgent, "remote", rt.Remote)
-	s.live.add(sr.ws, sr.ws.ping)
 	s.goConn(func() {
 		reason := s.scittleReadLoop(rt, sr)
+		// Unregistered first, so no new request picks a runtime that is leaving.
+		s.runtimes.remove(rt)
 		sr.ws.close(reason)
 		s.live.remove(sr.ws)
 		_ = conn.Close()
-		s.runtimes.remove(rt)
 		s.bridge.runtimeGone(rt, reason)
 		s.log.Info("runtime disconnected", "runtime", rt.ID, "reason", reason)
 	})
@@ -75,7 +80,7 @@ func (s *Server) scittleReadLoop(rt *Runtime, sr *scittleRuntime) string {
 			if reason := sr.ws.closeReason(); reason != "" {
 				return reason
 			}
-			return peerCloseReason(err)
+			return peerCloseReason(err, s.cfg.MaxNREPLMessage)
 		}
 		s.stats.runtimeFrames.Add(1)
 		msg, err := decodeRuntimeFrame(typ, data, limits)

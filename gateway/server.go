@@ -71,6 +71,7 @@ func Listen(cfg Config) (*Server, error) {
 		// Idle sockets then hold no write buffer of their own.
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     s.checkOrigin,
+		Error:           s.upgradeError,
 	}
 	handler, err := s.routes()
 	if err != nil {
@@ -161,7 +162,7 @@ func (s *Server) shutdown() {
 	// Answer everything still pending before connections start to close.
 	s.bridge.shutdown()
 	s.cancel()
-	s.closeSockets("gateway shutting down")
+	s.live.closeAll("gateway shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.httpSrv.Shutdown(sctx) // hijacked WebSockets are ended by s.ctx instead
@@ -187,17 +188,4 @@ func (s *Server) goConn(f func()) {
 		defer s.conns.Done()
 		f()
 	}()
-}
-
-// closeSockets ends every WebSocket at shutdown; their read loops then clean up.
-func (s *Server) closeSockets(reason string) {
-	s.live.mu.Lock()
-	conns := make([]*wsConn, 0, len(s.live.conns))
-	for c := range s.live.conns {
-		conns = append(conns, c)
-	}
-	s.live.mu.Unlock()
-	for _, c := range conns {
-		c.close(reason)
-	}
 }

@@ -30,21 +30,23 @@ type outFrame struct {
 // idle connections in a few KiB each.
 type wsConn struct {
 	conn     *websocket.Conn
-	maxQueue int
-	batch    bool // join queued batchable frames into one sente batch frame
+	maxQueue int   // frames
+	maxBytes int64 // bytes in queued frames: large frames fill a queue long before its count does
+	batch    bool  // join queued batchable frames into one sente batch frame
 
-	mu      sync.Mutex
-	queue   []outFrame
-	writing bool
-	closed  bool
-	reason  string
+	mu          sync.Mutex
+	queue       []outFrame
+	queuedBytes int64
+	writing     bool
+	closed      bool
+	reason      string
 
 	lastRead atomic.Int64 // unix nanos of the last frame or pong read
 	sent     atomic.Int64 // frames written
 }
 
-func newWSConn(conn *websocket.Conn, maxQueue int, batch bool) *wsConn {
-	c := &wsConn{conn: conn, maxQueue: maxQueue, batch: batch}
+func newWSConn(conn *websocket.Conn, maxQueue int, maxBytes int64, batch bool) *wsConn {
+	c := &wsConn{conn: conn, maxQueue: maxQueue, maxBytes: maxBytes, batch: batch}
 	c.touch()
 	conn.SetPongHandler(func(string) error { c.touch(); return nil })
 	return c
@@ -65,15 +67,17 @@ func (c *wsConn) enqueue(f outFrame) error {
 	if c.closed {
 		return errConnClosed
 	}
-	if len(c.queue) >= c.maxQueue {
+	if len(c.queue) >= c.maxQueue || (c.maxBytes > 0 && c.queuedBytes+int64(len(f.data)) > c.maxBytes) {
 		// From here on the connection is finished: later sends see it closed, so
 		// an overflow is reported (and counted) exactly once.
-		c.closed, c.reason = true, fmt.Sprintf("slow consumer: %d frames queued and unread", c.maxQueue)
-		c.queue = nil
+		c.closed = true
+		c.reason = fmt.Sprintf("slow consumer: %d frames (%d bytes) queued and unread", len(c.queue), c.queuedBytes)
+		c.queue, c.queuedBytes = nil, 0
 		go c.shutdownIO(c.reason) // the close frame may wait on the congested socket
 		return errQueueFull
 	}
 	c.queue = append(c.queue, f)
+	c.queuedBytes += int64(len(f.data))
 	if !c.writing {
 		c.writing = true
 		go c.writeLoop()
@@ -96,7 +100,7 @@ func (c *wsConn) close(reason string) {
 		return
 	}
 	c.closed, c.reason = true, reason
-	c.queue = nil
+	c.queue, c.queuedBytes = nil, 0
 	c.mu.Unlock()
 	c.shutdownIO(reason)
 }
@@ -136,6 +140,8 @@ func (c *wsConn) writeLoop() {
 		}
 		frames := c.queue
 		c.queue = make([]outFrame, 0, min(len(frames), 16))
+		// The budget is for frames waiting; those taken here are being written.
+		c.queuedBytes = 0
 		c.mu.Unlock()
 
 		for i := 0; i < len(frames); i++ {
@@ -182,7 +188,10 @@ func truncate(s string, n int) string {
 }
 
 // peerCloseReason turns a read error into words for the log.
-func peerCloseReason(err error) string {
+func peerCloseReason(err error, limit int64) string {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		return fmt.Sprintf("sent a frame over the %d-byte limit", limit)
+	}
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
 		if ce.Text != "" {
