@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,6 +131,7 @@ const (
 	frameTag     = '#'
 	frameDiscard = '_'
 	frameSet     = 's'
+	frameNSMap   = 'n' // #:ns{...}, which Clojure prints for maps whose keys share a namespace
 )
 
 type frame struct {
@@ -138,6 +140,8 @@ type frame struct {
 	// for a tag, where its name begins in the input; end is where the
 	// tag's name ends.
 	start, end int
+	// ns is the namespace of a #:ns{...} map, whose keys it qualifies.
+	ns string
 }
 
 type parser struct {
@@ -204,7 +208,7 @@ func (p *parser) fail(err error) (any, error) {
 var errBadUTF8 error = &sentinelError{"wire: parse error: invalid UTF-8", ErrParse}
 
 func (p *parser) push(kind byte, start, end, pos int) error {
-	p.stack = append(p.stack, frame{kind, start, end})
+	p.stack = append(p.stack, frame{kind: kind, start: start, end: end})
 	if len(p.stack) > p.maxDepth {
 		return fmt.Errorf("%w: more than %d levels at byte %d", ErrTooDeep, p.maxDepth, pos)
 	}
@@ -292,6 +296,25 @@ func (p *parser) parse(b []byte, maxDepth int) (any, error) {
 					return p.fail(fmt.Errorf("%w: unknown symbolic value %q at byte %d", ErrParse, b[i:j], i))
 				}
 				i = j
+			case ':':
+				// A namespace map: #:user{:id 1} is {:user/id 1}.
+				j, ok := p.tokenEnd(i + 2)
+				if !ok {
+					return p.fail(errBadUTF8)
+				}
+				ns := string(b[i+2 : j])
+				if k, ok := p.skipSpace(j); ok {
+					j = k
+				}
+				if ns == "" || strings.Contains(ns, "/") || j >= n || b[j] != '{' || !validTagBytes(b[i+2:i+2+len(ns)]) {
+					return p.fail(fmt.Errorf("%w: a namespace map is #:ns{...}, got %q at byte %d", ErrParse, short(string(b[i:min(j+1, n)])), i))
+				}
+				if err := p.push(frameNSMap, len(p.vals), 0, j+1); err != nil {
+					return p.fail(err)
+				}
+				p.stack[len(p.stack)-1].ns = ns
+				i = j + 1
+				continue
 			default:
 				j, ok := p.tokenEnd(i + 1)
 				if !ok {
@@ -762,8 +785,14 @@ func (p *parser) number(pos int, tok []byte) any {
 		}
 		n, err := strconv.ParseInt(string(tok), 10, 64)
 		if err != nil {
-			p.setErr(fmt.Errorf("%w: integer %s is out of range; use an N suffix for big integers", ErrParse, short(string(tok))))
-			return nil
+			// Clojure reads an integer past int64 as a BigInt, and its printer
+			// writes such values (JavaScript's whole doubles too) without N.
+			z, ok := new(big.Int).SetString(strings.TrimPrefix(string(tok), "+"), 10)
+			if !ok {
+				p.setErr(fmt.Errorf("%w: malformed integer %s", ErrParse, short(string(tok))))
+				return nil
+			}
+			return z
 		}
 		return n
 	}
@@ -862,6 +891,30 @@ var (
 	errOddMap error = &sentinelError{"wire: parse error: a map needs an even number of forms", ErrParse}
 )
 
+// qualifyKeys gives the keys of a #:ns{...} map their namespace, as Clojure's
+// reader does: bare keywords and symbols get ns, :_/name loses its namespace,
+// and keys with another namespace or of other kinds stay as they are.
+func qualifyKeys(elems []any, ns string) {
+	for k := 0; k < len(elems); k += 2 {
+		switch key := elems[k].(type) {
+		case edn.Keyword:
+			elems[k] = edn.Keyword(qualify(string(key), ns))
+		case edn.Symbol:
+			elems[k] = edn.Symbol(qualify(string(key), ns))
+		}
+	}
+}
+
+func qualify(name, ns string) string {
+	if rest, ok := strings.CutPrefix(name, "_/"); ok {
+		return rest
+	}
+	if strings.Contains(name, "/") && name != "/" {
+		return name
+	}
+	return ns + "/" + name
+}
+
 func (p *parser) closeCollection(f frame) (any, bool) {
 	elems := p.vals[f.start:]
 	k := len(p.tainted)
@@ -877,6 +930,9 @@ func (p *parser) closeCollection(f frame) (any, bool) {
 		copy(s, elems)
 		v = s
 	case '{':
+		v, tainted = p.makeMap(elems, taints, f.start)
+	case frameNSMap:
+		qualifyKeys(elems, f.ns)
 		v, tainted = p.makeMap(elems, taints, f.start)
 	default:
 		v, tainted = p.makeSet(elems, tainted)

@@ -77,8 +77,7 @@
    ["list" '(1 (2 3) "x")]])
 
 (def known-mismatch
-  #{"ns-map-syntax" "ns-map-one-key" "integer-beyond-int64" "set-with-collection"
-    "map-with-collection-key" "list"})
+  #{"set-with-collection" "map-with-collection-key" "list"})
 
 (defn result [uid n sent [id echo :as ev]]
   (let [got (:original-data echo)
