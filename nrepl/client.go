@@ -97,6 +97,7 @@ func (e *dialError) Unwrap() error { return e.err }
 // NewClient starts a client on an established connection. The Client owns
 // conn from now on; Close it with Client.Close.
 func NewClient(conn net.Conn) *Client {
+	conn = quickAck(conn)
 	c := &Client{
 		conn:  conn,
 		dec:   NewDecoder(conn, DefaultLimits()),

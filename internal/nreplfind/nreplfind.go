@@ -167,9 +167,7 @@ func Cause(err error) string {
 }
 
 // Dial connects to t. It gives up after DialTimeout unless ctx ends sooner; a
-// failure is a *ConnectError. On Linux the connection acknowledges what it
-// reads at once (see quickAck), which makes a short eval ~40 ms faster against
-// servers that leave Nagle's algorithm on.
+// failure is a *ConnectError.
 func Dial(ctx context.Context, t Target) (*nrepl.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
@@ -178,5 +176,5 @@ func Dial(ctx context.Context, t Target) (*nrepl.Client, error) {
 	if err != nil {
 		return nil, &ConnectError{Target: t, Err: err}
 	}
-	return nrepl.NewClient(quickAck(conn)), nil
+	return nrepl.NewClient(conn), nil
 }

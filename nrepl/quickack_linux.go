@@ -1,4 +1,4 @@
-package nreplfind
+package nrepl
 
 import (
 	"net"
@@ -9,7 +9,7 @@ import (
 // write a value and its done as separate small messages; with Nagle's
 // algorithm on the server (the JVM nREPL leaves it on) the done then waits for
 // our ACK of the value, which Linux delays by up to 40 ms. That delay was most
-// of a `sente eval`'s running time.
+// of a short eval's running time against such servers.
 func quickAck(conn net.Conn) net.Conn {
 	tc, ok := conn.(*net.TCPConn)
 	if !ok {

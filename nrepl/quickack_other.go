@@ -1,6 +1,6 @@
 //go:build !linux
 
-package nreplfind
+package nrepl
 
 import "net"
 
