@@ -1,0 +1,138 @@
+package sentelite_test
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sente-clj/sente/sentelite"
+	"github.com/sente-clj/sente/wire"
+)
+
+func TestQueueUnderCapacity(t *testing.T) {
+	h := newHub(t)
+	c := dial(t, h, func(o *sentelite.Options) { o.SendQueue = 64 })
+	for i := range 10 {
+		if err := c.Send(wire.Event{ID: "test/n", Data: i}); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+	}
+	waitFor(t, "10 frames sent", 5*time.Second, func() bool { return c.QueueStats().Sent == 10 })
+	want := sentelite.QueueStats{Enqueued: 10, Sent: 10}
+	if got := c.QueueStats(); got != want {
+		t.Errorf("QueueStats %+v, want %+v", got, want)
+	}
+	waitFor(t, "the hub to read them", 5*time.Second, func() bool { return h.count("test/n") == 10 })
+}
+
+func TestQueueRejectsWhenServerStopsReading(t *testing.T) {
+	h := newHub(t)
+	c := dial(t, h, func(o *sentelite.Options) {
+		o.SendQueue = 4
+		o.WriteTimeout = 30 * time.Second
+	})
+	h.stallReads.Store(true)
+	big := strings.Repeat("x", 256<<10)
+	// Send until the queue stays full: the writer is stuck on a socket the
+	// server does not read.
+	deadline := time.Now().Add(20 * time.Second)
+	rejectedInARow := 0
+	for rejectedInARow < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue never stayed full: %+v", c.QueueStats())
+		}
+		err := c.Send(wire.Event{ID: "test/big", Data: big})
+		switch {
+		case err == nil:
+			rejectedInARow = 0
+		case errors.Is(err, sentelite.ErrRejected):
+			rejectedInARow++
+			time.Sleep(20 * time.Millisecond)
+		default:
+			t.Fatalf("Send: %v", err)
+		}
+	}
+	st := c.QueueStats()
+	if st.Rejected < 5 || st.Depth < 4 || st.Depth > 5 || st.Enqueued != st.Sent+st.Depth {
+		t.Errorf("stats while stalled: %+v", st)
+	}
+	if !c.Connected() {
+		t.Error("backpressure dropped the connection")
+	}
+
+	h.stallReads.Store(false)
+	waitFor(t, "the queue to drain", 10*time.Second, func() bool { return c.QueueStats().Depth == 0 })
+	st = c.QueueStats()
+	if st.Sent != st.Enqueued || st.Errors != 0 {
+		t.Errorf("stats after draining: %+v", st)
+	}
+	waitFor(t, "every frame at the hub", 10*time.Second, func() bool { return int64(h.count("test/big")) == st.Sent })
+	if err := c.Send(wire.Event{ID: "test/after"}); err != nil {
+		t.Errorf("Send after draining: %v", err)
+	}
+}
+
+func TestQueueDrainedOnClose(t *testing.T) {
+	h := newHub(t)
+	c := dial(t, h, func(o *sentelite.Options) {
+		o.SendQueue = 1000
+		o.CloseTimeout = 30 * time.Second // a bound; Close returns once drained
+	})
+	const n = 500
+	for i := range n {
+		if err := c.Send(wire.Event{ID: "test/n", Data: i}); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	want := sentelite.QueueStats{Enqueued: n, Sent: n}
+	if got := c.QueueStats(); got != want {
+		t.Errorf("QueueStats %+v, want %+v", got, want)
+	}
+	// The close handshake comes after the frames, so they are all read.
+	var got []string
+	for _, f := range h.received() {
+		if strings.HasPrefix(f, "[:test/n ") {
+			got = append(got, f)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("the hub read %d of %d frames", len(got), n)
+	}
+	for i, f := range got {
+		if want := "[:test/n " + strconv.Itoa(i) + "]"; f != want {
+			t.Fatalf("frame %d is %s, want %s (order)", i, f, want)
+		}
+	}
+}
+
+func TestQueueDroppedWhenCloseGivesUp(t *testing.T) {
+	h := newHub(t, func(h *testHub) { h.readBuffer = 4096 })
+	c := dial(t, h, func(o *sentelite.Options) {
+		o.SendQueue = 1000
+		o.CloseTimeout = 100 * time.Millisecond
+	})
+	h.stallReads.Store(true)
+	big := strings.Repeat("y", 128<<10)
+	for range 200 { // 25 MiB: more than the socket buffers hold
+		if err := c.Send(wire.Event{ID: "test/big", Data: big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	err := c.Close()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Close took %v with CloseTimeout 100ms", d)
+	}
+	st := c.QueueStats()
+	if err == nil || !strings.Contains(err.Error(), "queued frames were not sent") || st.Dropped == 0 {
+		t.Fatalf("Close: %v, stats %+v", err, st)
+	}
+	if st.Depth != 0 || st.Enqueued != st.Sent+st.Errors+st.Dropped {
+		t.Errorf("stats do not add up: %+v", st)
+	}
+}
