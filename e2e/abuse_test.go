@@ -125,7 +125,7 @@ func abuseSetup(t *testing.T, tweak func(*gateway.Config)) *abuseEnv {
 // string in wantLog (in what the case added to it), and /health must answer.
 func (a *abuseEnv) run(t *testing.T, name string, wantLog []string, f func(t *testing.T)) {
 	t.Run(name, func(t *testing.T) {
-		logStart := len(a.g.logs.String())
+		logStart := len(a.g.Logs.String())
 		failedBefore := a.canary.failed.Load()
 		okBefore := a.canary.ok.Load()
 		peak := abuseStartPeak()
@@ -154,7 +154,7 @@ func (a *abuseEnv) run(t *testing.T, name string, wantLog []string, f func(t *te
 			abuseWaitLog(t, a.g, logStart, want)
 		}
 		if t.Failed() {
-			t.Logf("log of this case:\n%s", faultTail(a.g.logs.String()[logStart:], 60))
+			t.Logf("log of this case:\n%s", faultTail(a.g.Logs.String()[logStart:], 60))
 		}
 	})
 }
@@ -165,7 +165,7 @@ func abuseMiBOver(v, base uint64) float64 { return (float64(v) - float64(base)) 
 func abuseWaitLog(t *testing.T, g *faultGW, from int, text string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(g.logs.String()[from:], text) {
+	for !strings.Contains(g.Logs.String()[from:], text) {
 		if time.Now().After(deadline) {
 			t.Errorf("the gateway did not log %q", text)
 			return
@@ -501,7 +501,7 @@ func TestAbuseWebSocketPeers(t *testing.T) {
 	}
 	nreplFrame := func(typ int, frame []byte, wantLog string) func(t *testing.T) {
 		return func(t *testing.T) {
-			from := len(g.logs.String())
+			from := len(g.Logs.String())
 			conn := abuseWS(t, g, "/_nrepl", nil)
 			if err := conn.WriteMessage(typ, frame); err != nil {
 				t.Fatal(err)
@@ -673,7 +673,7 @@ func TestAbuseHTTP(t *testing.T) {
 	})
 
 	a.run(t, "plain GET and POST on the WebSocket paths", nil, func(t *testing.T) {
-		logStart := len(g.logs.String())
+		logStart := len(g.Logs.String())
 		for _, tc := range []struct{ method, path string }{
 			{"GET", "/_nrepl"}, {"GET", "/chsk"}, {"POST", "/_nrepl"}, {"POST", "/chsk"},
 		} {
@@ -691,7 +691,7 @@ func TestAbuseHTTP(t *testing.T) {
 		}
 		// Known gap (reported): the gateway neither logs these nor says more
 		// than "Bad Request" / "Method Not Allowed"; see abuseKnownSilentPlainHTTP.
-		if log := g.logs.String()[logStart:]; !strings.Contains(log, "/_nrepl") || !strings.Contains(log, "/chsk") {
+		if log := g.Logs.String()[logStart:]; !strings.Contains(log, "/_nrepl") || !strings.Contains(log, "/chsk") {
 			if abuseKnownSilentPlainHTTP {
 				t.Logf("GATEWAY GAP (tolerated, see abuseKnownSilentPlainHTTP): plain HTTP requests to /_nrepl and /chsk are refused without a log line")
 			} else {
@@ -701,7 +701,7 @@ func TestAbuseHTTP(t *testing.T) {
 	})
 
 	a.run(t, "1000 connections opened and dropped on /chsk", []string{"sente-lite client disconnected"}, func(t *testing.T) {
-		logStart := len(g.logs.String())
+		logStart := len(g.Logs.String())
 		goBase := runtime.NumGoroutine()
 		const total, workers = 1000, 8
 		var next, rejected atomic.Int64
@@ -753,7 +753,7 @@ func TestAbuseHTTP(t *testing.T) {
 		}
 		n := faultWaitGoroutines(t, goBase, 10, 20*time.Second)
 		t.Logf("goroutines: %d before, %d after 1000 connections", goBase, n)
-		if got := len(faultLogLines(g.logs.String()[logStart:], "sente-lite client disconnected")); got != total {
+		if got := len(faultLogLines(g.Logs.String()[logStart:], "sente-lite client disconnected")); got != total {
 			t.Errorf("%d disconnects logged, want %d", got, total)
 		}
 	})

@@ -12,10 +12,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -34,6 +32,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/internal/peers"
 	"github.com/sente-clj/sente/internal/simruntime"
 	"github.com/sente-clj/sente/nrepl"
@@ -41,78 +40,24 @@ import (
 
 // --- harness shared with abuse_test.go ---
 
-// faultGW is an in-process gateway that a test can stop (and restart on the
-// same ports) itself; its log goes to a buffer printed when the test fails.
+// faultGW is an in-process gateway (see internal/gatewaytest) that a test can
+// stop, and restart on the same ports, itself. The page is never opened, so
+// Scittle stays the default URL and no npm package is needed.
 type faultGW struct {
-	*gateway.Server
-	logs     *syncBuffer
-	cancel   context.CancelFunc
-	served   chan error
-	stopOnce sync.Once
-	stopped  time.Duration // how long Serve took to return after cancel
+	*gatewaytest.Gateway
 }
 
-// faultConfig is the gateway configuration of these tests: free ports, no port
-// file, a debug log into logs. The page is never opened, so Scittle stays the
-// default URL and no npm package is needed.
-func faultConfig(logs *syncBuffer) gateway.Config {
-	cfg := gateway.DefaultConfig()
-	cfg.NREPLPort, cfg.HTTPPort, cfg.PortFile = 0, 0, ""
-	cfg.RuntimeWait = 5 * time.Second
-	cfg.EvalTimeout = 2 * time.Minute // never the cause of a done seen here
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return cfg
-}
-
-// faultStart runs a gateway until the test ends (or stop is called). Listen is
-// retried for a few seconds so that a restart can take over the ports of a
-// gateway that has just stopped.
 func faultStart(t *testing.T, tweak func(*gateway.Config)) *faultGW {
 	t.Helper()
-	logs := &syncBuffer{}
-	cfg := faultConfig(logs)
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	var srv *gateway.Server
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if srv, err = gateway.Listen(cfg); err == nil || time.Now().After(deadline) {
-			break
+	return &faultGW{gatewaytest.Start(t, func(cfg *gateway.Config) {
+		cfg.RuntimeWait = 5 * time.Second
+		if tweak != nil {
+			tweak(cfg)
 		}
-	}
-	if err != nil {
-		t.Fatalf("gateway.Listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &faultGW{Server: srv, logs: logs, cancel: cancel, served: make(chan error, 1)}
-	go func() { g.served <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		g.stop(t)
-		if t.Failed() {
-			t.Logf("gateway %s log:\n%s", srv.HTTPAddr(), faultTail(logs.String(), 400))
-		}
-	})
-	return g
+	})}
 }
 
-// stop shuts the gateway down and waits for Serve to return.
-func (g *faultGW) stop(t *testing.T) {
-	t.Helper()
-	g.stopOnce.Do(func() {
-		start := time.Now()
-		g.cancel()
-		select {
-		case err := <-g.served:
-			if err != nil {
-				t.Errorf("gateway Serve: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("gateway did not shut down within 20s")
-		}
-		g.stopped = time.Since(start)
-	})
-}
+func (g *faultGW) stop(t *testing.T) { g.Stop(t) }
 
 // faultTail keeps the last n lines of a long log.
 func faultTail(s string, n int) string {
@@ -130,15 +75,8 @@ var faultHTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transpo
 // getJSON fetches one of the gateway's JSON endpoints.
 func (g *faultGW) getJSON(t *testing.T, path string) map[string]any {
 	t.Helper()
-	resp, err := faultHTTP.Get("http://" + g.HTTPAddr().String() + path)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
 	var body map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
+	g.GetJSON(t, path, &body)
 	return body
 }
 
@@ -464,7 +402,7 @@ func TestFaultGatewayRestart(t *testing.T) {
 	first.waitHealth(t, "pending", nEditors*perEditor, 5*time.Second)
 
 	first.stop(t)
-	t.Logf("first gateway stopped in %v", first.stopped.Round(time.Millisecond))
+	t.Logf("first gateway stopped in %v", first.Stopped.Round(time.Millisecond))
 	for _, p := range pending {
 		var rs []nrepl.Msg
 		for r := range p.ch {
@@ -497,10 +435,10 @@ func TestFaultGatewayRestart(t *testing.T) {
 	if _, err := os.Stat(portFile); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("port file after shutdown: %v, want it removed", err)
 	}
-	if !strings.Contains(first.logs.String(), "shutting down") {
+	if !strings.Contains(first.Logs.String(), "shutting down") {
 		t.Error("the first gateway did not log its shutdown")
 	}
-	if w := faultLogLines(first.logs.String(), "did not finish within"); len(w) > 0 {
+	if w := faultLogLines(first.Logs.String(), "did not finish within"); len(w) > 0 {
 		t.Errorf("shutdown waited for connections: %v", w)
 	}
 
@@ -616,8 +554,8 @@ func TestFaultRuntimeDialsDuringShutdown(t *testing.T) {
 		g.stop(t)
 		cancel()
 		wg.Wait()
-		if g.stopped > 2*time.Second {
-			t.Errorf("round %d: shutdown took %v with clients connecting", round, g.stopped)
+		if g.Stopped > 2*time.Second {
+			t.Errorf("round %d: shutdown took %v with clients connecting", round, g.Stopped)
 		}
 		open := 0
 		for _, c := range conns {
@@ -700,7 +638,7 @@ func TestFaultEditorVanishesMidStream(t *testing.T) {
 
 	for _, how := range []string{"close", "reset"} {
 		t.Run(how, func(t *testing.T) {
-			logStart := len(g.logs.String())
+			logStart := len(g.Logs.String())
 			for v := 0; v < 3; v++ {
 				conn, err := net.Dial("tcp", g.NREPLAddr().String())
 				if err != nil {
@@ -734,7 +672,7 @@ func TestFaultEditorVanishesMidStream(t *testing.T) {
 			g.waitHealth(t, "editors", 1, 5*time.Second) // the canary only
 			canary.waitEvals(t, 5)
 			canary.check(t, "while editors vanished")
-			log := g.logs.String()[logStart:]
+			log := g.Logs.String()[logStart:]
 			if n := len(faultLogLines(log, "dropped a response nobody waits for")); n == 0 {
 				t.Errorf("no late response was dropped; the runtime sent %d", s.sent.Load())
 			}
@@ -1056,7 +994,7 @@ func TestFaultEditorsWhileRuntimesChurn(t *testing.T) {
 	if total := sum.values + sum.gone + sum.noRuntime + sum.busyGone; total != nEditors*nEvals {
 		t.Errorf("%d requests accounted for, want %d", total, nEditors*nEvals)
 	}
-	if a := faultAlarming(g.logs.String()); len(a) > 0 {
+	if a := faultAlarming(g.Logs.String()); len(a) > 0 {
 		t.Errorf("the gateway logged alarms under churn:\n%s", strings.Join(a[:min(len(a), 20)], "\n"))
 	}
 

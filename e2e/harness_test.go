@@ -1,22 +1,20 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"olympos.io/encoding/edn"
 
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/internal/peers"
 	"github.com/sente-clj/sente/nrepl"
 )
@@ -31,68 +29,22 @@ const (
 	shortSilent = 400 * time.Millisecond
 )
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// gw is one in-process gateway on free ports, logging into a buffer that is
-// printed when the test fails.
+// gw is one in-process gateway on free ports (see internal/gatewaytest), with
+// Scittle served from the npm package under /scittle/ for the pages.
 type gw struct {
-	*gateway.Server
-	logs *syncBuffer
+	*gatewaytest.Gateway
 }
 
-// startGateway runs a gateway until the test ends. Scittle is served from the
-// npm package (peers.ScittleDir) under /scittle/; tweak adjusts the config.
+// startGateway runs a gateway until the test ends; tweak adjusts the config.
 func startGateway(t *testing.T, tweak func(*gateway.Config)) *gw {
 	t.Helper()
-	logs := &syncBuffer{}
-	cfg := gateway.DefaultConfig()
-	cfg.NREPLPort, cfg.HTTPPort, cfg.PortFile = 0, 0, ""
-	cfg.Scittle = peers.ScittleDir(t)
-	cfg.RuntimeWait = 10 * time.Second
-	// Longer than any bound here, so a done seen by a test is never a timeout's.
-	cfg.EvalTimeout = 2 * time.Minute
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	srv, err := gateway.Listen(cfg)
-	if err != nil {
-		t.Fatalf("gateway.Listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("gateway Serve: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("gateway did not shut down within 15s")
+	scittle := peers.ScittleDir(t)
+	return &gw{gatewaytest.Start(t, func(cfg *gateway.Config) {
+		cfg.Scittle = scittle
+		if tweak != nil {
+			tweak(cfg)
 		}
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", logs.String())
-		}
-	})
-	return &gw{Server: srv, logs: logs}
+	})}
 }
 
 // runtimes returns the gateway's GET /runtimes list.
@@ -148,7 +100,7 @@ func (g *gw) waitRuntimes(t *testing.T, n int, within time.Duration) {
 func (g *gw) waitLog(t *testing.T, text string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for !strings.Contains(g.logs.String(), text) {
+	for !strings.Contains(g.Logs.String(), text) {
 		if time.Now().After(deadline) {
 			t.Fatalf("gateway logged no %q within %v", text, within)
 		}

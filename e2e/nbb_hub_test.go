@@ -9,18 +9,14 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +24,7 @@ import (
 	"olympos.io/encoding/edn"
 
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/internal/peers"
 	"github.com/sente-clj/sente/wire"
 )
@@ -41,63 +38,20 @@ const nbbHubCSRF = "nbb-hub-csrf-9f8e7d"
 
 // --- the gateway ---
 
-// nbbHubLogs collects the gateway's log from many goroutines.
-type nbbHubLogs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *nbbHubLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *nbbHubLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type nbbHubGateway struct {
-	*gateway.Server
-	logs *nbbHubLogs
+	*gatewaytest.Gateway
 }
 
 // nbbHubStartGateway runs an in-process gateway on free ports until the test
-// ends; its log is printed if the test fails.
+// ends, with a known CSRF token.
 func nbbHubStartGateway(t *testing.T, tweak func(*gateway.Config)) *nbbHubGateway {
 	t.Helper()
-	logs := &nbbHubLogs{}
-	cfg := gateway.DefaultConfig()
-	cfg.NREPLPort, cfg.HTTPPort, cfg.PortFile = 0, 0, ""
-	cfg.CSRFToken = nbbHubCSRF
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	srv, err := gateway.Listen(cfg)
-	if err != nil {
-		t.Fatalf("gateway.Listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("gateway Serve: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("gateway did not shut down within 15s")
+	return &nbbHubGateway{gatewaytest.Start(t, func(cfg *gateway.Config) {
+		cfg.CSRFToken = nbbHubCSRF
+		if tweak != nil {
+			tweak(cfg)
 		}
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", logs.String())
-		}
-	})
-	return &nbbHubGateway{Server: srv, logs: logs}
+	})}
 }
 
 func (g *nbbHubGateway) chskURL() string { return "ws://" + g.HTTPAddr().String() + "/chsk" }
@@ -148,9 +102,9 @@ type nbbHubPeer struct {
 	name   string
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	lines  chan string // stdout, line by line; closed at EOF
-	stdout nbbHubLogs  // everything printed, for diagnostics
-	stderr nbbHubLogs
+	lines  chan string      // stdout, line by line; closed at EOF
+	stdout gatewaytest.Logs // everything printed, for diagnostics
+	stderr gatewaytest.Logs
 	quit   chan struct{} // closed when the test ends: stop delivering lines
 }
 
@@ -685,7 +639,7 @@ func TestNbbHubMalformed(t *testing.T) {
 	if got := g.hubStats(t)["parse-errors"]; got != float64(maxBad) {
 		t.Errorf("/stats parse-errors = %v, want %d", got, maxBad)
 	}
-	if !strings.Contains(g.logs.String(), "unreadable frame from sente-lite client") {
+	if !strings.Contains(g.Logs.String(), "unreadable frame from sente-lite client") {
 		t.Error("refusals not logged")
 	}
 }

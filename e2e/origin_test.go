@@ -60,7 +60,7 @@ func testForeignOrigin(t *testing.T, b *peers.Browser) {
 			t.Errorf("gateway registered a runtime from %s: %+v", origin, rts)
 		}
 		g.waitLog(t, "refused a WebSocket from a foreign origin", evalBound)
-		if !strings.Contains(g.logs.String(), "origin="+origin) {
+		if !strings.Contains(g.Logs.String(), "origin="+origin) {
 			t.Errorf("the gateway's refusal does not name the origin %s", origin)
 		}
 		res := eval(t, g.editor(t), "", "(+ 1 2)", nil)
@@ -77,7 +77,7 @@ func testForeignOrigin(t *testing.T, b *peers.Browser) {
 		if !slices.Equal(res.Values, []string{"3"}) || res.Err != "" {
 			t.Errorf("eval in the allowed foreign page: %v", res.Responses)
 		}
-		if strings.Contains(g.logs.String(), "refused a WebSocket") {
+		if strings.Contains(g.Logs.String(), "refused a WebSocket") {
 			t.Errorf("gateway refused a socket although %s is allowed", origin)
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -67,7 +66,7 @@ func TestScittleClient(t *testing.T) {
 		if st := scittleClientEval(t, p, "(pr-str (select-keys (sl/status c) [:state :reconnects]))"); st != "{:state :connected, :reconnects 0}" {
 			t.Errorf("after 3s of heartbeats: %s", st)
 		}
-		if strings.Contains(g.logs.String(), "silent for") {
+		if strings.Contains(g.Logs.String(), "silent for") {
 			t.Errorf("the gateway closed the page for silence")
 		}
 	})
@@ -591,50 +590,8 @@ func scittleClientTestClose(t *testing.T, g *gw, p *peers.Page) {
 // is called or the test ends.
 func scittleClientStartOn(t *testing.T, httpPort, nreplPort int) (g *gw, stop func()) {
 	t.Helper()
-	logs := &syncBuffer{}
-	cfg := gateway.DefaultConfig()
-	cfg.HTTPPort, cfg.NREPLPort, cfg.PortFile = httpPort, nreplPort, ""
-	cfg.Scittle = peers.ScittleDir(t)
-	cfg.RuntimeWait = 10 * time.Second
-	cfg.EvalTimeout = 2 * time.Minute
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var srv *gateway.Server
-	var err error
-	// The old gateway's ports are free once its Serve has returned; allow the
-	// kernel a moment all the same.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if srv, err = gateway.Listen(cfg); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("gateway.Listen on ports %d/%d: %v", httpPort, nreplPort, err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-served:
-				if err != nil {
-					t.Errorf("gateway Serve: %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Error("gateway did not shut down within 15s")
-			}
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("gateway (%s) log:\n%s", srv.HTTPAddr(), logs.String())
-		}
-	})
-	return &gw{Server: srv, logs: logs}, stop
+	g = startGateway(t, func(cfg *gateway.Config) { cfg.HTTPPort, cfg.NREPLPort = httpPort, nreplPort })
+	return g, func() { g.Stop(t) }
 }
 
 func scittleClientTestRestart(t *testing.T, b *peers.Browser) {

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,42 +19,16 @@ import (
 	"time"
 
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/sentebin"
 	"github.com/sente-clj/sente/internal/simruntime"
 	"github.com/sente-clj/sente/nrepl"
 )
 
 var senteBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sente-eval-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	senteBin = filepath.Join(dir, "sente")
-	build := exec.Command("go", "build", "-o", senteBin, "./cmd/sente")
-	build.Dir = moduleRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/sente: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func moduleRoot() string {
-	dir, _ := os.Getwd()
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return dir
-		}
-	}
-}
+func TestMain(m *testing.M) { sentebin.Main(m, &senteBin) }
 
 type result struct {
 	stdout, stderr string
@@ -299,27 +272,12 @@ func TestEvalUsage(t *testing.T) {
 
 // testGateway is an in-process gateway with simulated runtimes.
 type testGateway struct {
-	srv *gateway.Server
+	srv *gatewaytest.Gateway
 }
 
 func startGateway(t *testing.T) *testGateway {
 	t.Helper()
-	cfg := gateway.DefaultConfig()
-	cfg.NREPLPort, cfg.HTTPPort, cfg.PortFile = 0, 0, ""
-	cfg.RuntimeWait = time.Second
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := gateway.Listen(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-served
-	})
-	return &testGateway{srv: srv}
+	return &testGateway{srv: gatewaytest.Start(t, func(cfg *gateway.Config) { cfg.RuntimeWait = time.Second })}
 }
 
 // tagged is simruntime.Echo with the runtime's tag before the echoed code, so

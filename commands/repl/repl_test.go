@@ -8,8 +8,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,42 +18,16 @@ import (
 	"time"
 
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/sentebin"
 	"github.com/sente-clj/sente/internal/simruntime"
 	"github.com/sente-clj/sente/nrepl"
 )
 
 var senteBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sente-repl-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	senteBin = filepath.Join(dir, "sente")
-	build := exec.Command("go", "build", "-o", senteBin, "./cmd/sente")
-	build.Dir = moduleRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/sente: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func moduleRoot() string {
-	dir, _ := os.Getwd()
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return dir
-		}
-	}
-}
+func TestMain(m *testing.M) { sentebin.Main(m, &senteBin) }
 
 // cleanEnv is the test's environment without SENTE_* settings and with a
 // fresh HOME, so no user history or configuration leaks in.
@@ -151,21 +123,9 @@ func TestPipedCannotConnect(t *testing.T) {
 // port; tags connects one simulated runtime per tag, in order (r1, r2, ...).
 func startGateway(t *testing.T, tags ...string) int {
 	t.Helper()
-	cfg := gateway.DefaultConfig()
-	cfg.NREPLPort, cfg.HTTPPort, cfg.PortFile = 0, 0, ""
-	cfg.RuntimeWait = time.Second
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := gateway.Listen(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := gatewaytest.Start(t, func(cfg *gateway.Config) { cfg.RuntimeWait = time.Second })
 	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-served
-	})
+	t.Cleanup(cancel)
 	for i, tag := range tags {
 		if _, err := simruntime.Dial(ctx, srv.HTTPAddr().String(), tagged(tag)); err != nil {
 			t.Fatal(err)
