@@ -141,6 +141,7 @@ func memorySnapshot() map[string]any {
 		{Name: "/memory/classes/heap/stacks:bytes"},
 		{Name: "/memory/classes/total:bytes"},
 		{Name: "/sched/goroutines:goroutines"},
+		{Name: "/memory/classes/heap/released:bytes"},
 	}
 	metrics.Read(samples)
 	v := func(i int) int64 {
@@ -153,8 +154,9 @@ func memorySnapshot() map[string]any {
 		"heap-objects-bytes": v(0),
 		"heap-inuse-bytes":   v(0) + v(1),
 		"stack-bytes":        v(2),
-		"total-bytes":        v(3),
-		"goroutines":         v(4),
+		// Mapped minus what was given back to the OS: what the process holds.
+		"total-bytes": v(3) - v(5),
+		"goroutines":  v(4),
 	}
 }
 

@@ -27,6 +27,7 @@ type hub struct {
 	s     *Server
 	csrf  string
 	stats *hubStats
+	ping  []byte // [:chsk/ws-ping], encoded once for every connection
 
 	mu       sync.RWMutex
 	conns    map[*chskConn]struct{}
@@ -63,7 +64,8 @@ func newHub(s *Server) *hub {
 	if csrf == "" {
 		csrf = randomToken()
 	}
-	return &hub{s: s, csrf: csrf, stats: &hubStats{},
+	ping, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPing})
+	return &hub{s: s, csrf: csrf, stats: &hubStats{}, ping: ping,
 		conns: map[*chskConn]struct{}{}, channels: map[string]map[*chskConn]struct{}{}}
 }
 
@@ -99,8 +101,7 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch),
 		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
 	c.probeID = "probe-" + c.uid[:12]
-	ping, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPing})
-	if !s.live.add(c.ws, func() error { return c.ws.send(ping, false) }) {
+	if !s.live.add(c.ws, func() error { return c.ws.send(h.ping, false) }) {
 		c.ws.close("gateway shutting down")
 		_ = conn.Close()
 		return
