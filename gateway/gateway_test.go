@@ -628,3 +628,20 @@ func TestHealthAndRuntimesJSON(t *testing.T) {
 		}
 	}
 }
+
+// Pages on other origins load the Scittle client through XHR, which needs CORS.
+func TestBrowserAssetsLoadFromOtherOrigins(t *testing.T) {
+	g := startGateway(t, nil)
+	for _, path := range []string{"/sente-lite.cljs", "/sente-nrepl.cljs", "/nrepl-shim.js"} {
+		req, _ := http.NewRequest("GET", "http://"+g.HTTPAddr().String()+path, nil)
+		req.Header.Set("Origin", "https://app.example.org")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("%s: %d, Access-Control-Allow-Origin %q", path, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+}
