@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sente-clj/sente/internal/peers"
+)
+
+// TestOwnPageFromREADME follows the README's "Using your own page": a page on
+// another origin (localhost, another port) loads sente's client and nREPL
+// bridge from the gateway, connects on /chsk, and an editor evaluates in it.
+func TestOwnPageFromREADME(t *testing.T) {
+	b := peers.StartBrowser(t)
+	g := startGateway(t, nil)
+	gatewayURL := "http://" + g.HTTPAddr().String()
+	html := fmt.Sprintf(`<!doctype html><html><head>
+<script src="/scittle/scittle.js"></script>
+<script src="%[1]s/nrepl-shim.js"></script>
+<script src="/scittle/scittle.nrepl.js"></script>
+<script type="application/x-scittle" src="%[1]s/sente-lite.cljs"></script>
+<script type="application/x-scittle" src="%[1]s/sente-nrepl.cljs"></script>
+<script type="application/x-scittle">
+  (ns my.app
+    (:require [sente-lite.client :as sente]
+              [sente-lite.nrepl :as sente-nrepl]))
+  (def client (sente/make-client! {:url "ws://%[2]s/chsk"
+                                   :on-open (fn [uid] (set! (.. js/document -body -dataset -state) "connected"))}))
+  (sente-nrepl/start! client)
+</script>
+</head><body data-state="connecting"><h1>my app</h1></body></html>`, gatewayURL, g.HTTPAddr().String())
+
+	ln, err := net.Listen("tcp", "localhost:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: peers.ScittleHandler(t, html), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+
+	before := len(g.runtimes(t))
+	openPage(t, b, "http://"+ln.Addr().String()+"/", "document.body.dataset.state === 'connected'")
+	g.waitRuntimes(t, before+1, 10*time.Second)
+
+	c := g.editor(t)
+	if res := eval(t, c, "", "(.-textContent (js/document.querySelector \"h1\"))", nil); !slices.Equal(res.Values, []string{`"my app"`}) {
+		t.Fatalf("eval in the own page: %v", res.Responses)
+	}
+}
