@@ -67,6 +67,18 @@
 //	    Like exec, but the program must exit with exactly status CODE.
 //	[!] wait-file FILE
 //	    Waits up to 10s for FILE to exist (with !: to no longer exist).
+//	bg start [-stdin FILE] NAME PROG [ARGS...]
+//	    Starts PROG in the background (stdin from FILE, else none), e.g. a
+//	    `sente subscribe` that a later `sente publish` feeds (cmds_lite_test.go).
+//	bg wait-output NAME stdout|stderr REGEXP
+//	    Waits up to 10s until that output of NAME matches REGEXP (multi-line
+//	    mode); fails if NAME exits first.
+//	bg interrupt NAME
+//	    Sends NAME SIGINT, as Ctrl-C would.
+//	bg wait NAME CODE
+//	    Waits up to 10s for NAME to exit with status CODE; its output becomes
+//	    stdout and stderr, and is kept in $WORK/NAME.stdout and $WORK/NAME.stderr.
+//	    Programs still running at the end of the script are killed.
 //
 // Commands started by exec, exec-status and gateway-start see the script's
 // environment, including variables set with env.
@@ -160,6 +172,7 @@ func TestScripts(t *testing.T) {
 			"http-get":      cmdHTTPGet,
 			"exec-status":   cmdExecStatus,
 			"wait-file":     cmdWaitFile,
+			"bg":            cmdBg, // cmds_lite_test.go
 		},
 	})
 }

@@ -27,7 +27,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			}
 			return cli.ShowAppHelp(c)
 		},
-		Commands:             []*cli.Command{gatewayCommand(), runtimesCommand(), replCommand(), evalCommand(), benchCommand()},
+		Commands:             []*cli.Command{gatewayCommand(), runtimesCommand(), replCommand(), evalCommand(), benchCommand(), sendCommand(), subscribeCommand(), publishCommand()},
 		EnableBashCompletion: true,
 		// run prints errors and picks exit codes; urfave would os.Exit on its own.
 		ExitErrHandler: func(*cli.Context, error) {},
