@@ -73,7 +73,10 @@ func (c *wsConn) enqueue(f outFrame) error {
 		c.closed = true
 		c.reason = fmt.Sprintf("slow consumer: %d frames (%d bytes) queued and unread", len(c.queue), c.queuedBytes)
 		c.queue, c.queuedBytes = nil, 0
-		go c.shutdownIO(c.reason) // the close frame may wait on the congested socket
+		// The owner cleans up (unsubscribes) at once; the close frame may wait on
+		// the congested socket, so it goes out from its own goroutine, if at all.
+		_ = c.conn.SetReadDeadline(time.Now())
+		go c.shutdownIO(c.reason)
 		return errQueueFull
 	}
 	c.queue = append(c.queue, f)
