@@ -8,7 +8,7 @@
 //	go test ./testscripts/ -run TestScripts/startup  # one script (file name without .txtar)
 //	go test ./testscripts/ -v -run TestScripts/startup -testwork  # keep $WORK, log every line
 //
-// TestMain builds ./cmd/sente once (go build, from the module root) into a
+// TestMain builds ./cmd/sente once (internal/sentebin) into a
 // temporary directory, which Setup puts first on PATH; HOME is the script's
 // $WORK, so nothing in the real home directory is read or written.
 //
@@ -86,14 +86,14 @@ package testscripts
 
 import (
 	"flag"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sente-clj/sente/internal/sentebin"
 )
 
 var update = flag.Bool("update", false, "rewrite cmp's golden files in the scripts to the actual output")
@@ -101,57 +101,7 @@ var update = flag.Bool("update", false, "rewrite cmp's golden files in the scrip
 // senteBin is the absolute path of the sente binary TestMain built.
 var senteBin string
 
-func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	flag.Parse()
-	root, err := moduleRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "testscripts:", err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "sente-testscripts-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "testscripts:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-
-	exe := "sente"
-	if runtime.GOOS == "windows" {
-		exe += ".exe"
-	}
-	senteBin = filepath.Join(dir, exe)
-	// go test puts its own Go first on PATH, so this builds with the same toolchain.
-	build := exec.Command("go", "build", "-o", senteBin, "./cmd/sente")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "testscripts: building sente:", err)
-		return 1
-	}
-	return m.Run()
-}
-
-// moduleRoot walks up from the package directory to the directory holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
+func TestMain(m *testing.M) { sentebin.Main(m, &senteBin) }
 
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
