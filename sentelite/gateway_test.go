@@ -5,12 +5,10 @@ package sentelite_test
 // slow-consumer closing, as a sente-lite client sees them.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"reflect"
@@ -25,87 +23,27 @@ import (
 	"olympos.io/encoding/edn"
 
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
 
-// realGateway is a gateway.Server serving in this process.
+// realGateway is a gateway serving in this process (internal/gatewaytest).
 type realGateway struct {
-	srv      *gateway.Server
-	cancel   context.CancelFunc
-	served   chan error
-	logs     *logBuffer
-	stopOnce sync.Once
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	*gatewaytest.Gateway
 }
 
 // startRealGateway runs a gateway on free ports (tweak may pin them); it is
 // stopped at the end of the test, and its log shown if the test failed.
 func startRealGateway(t *testing.T, tweak func(*gateway.Config)) *realGateway {
 	t.Helper()
-	logs := &logBuffer{}
-	cfg := gateway.DefaultConfig()
-	cfg.NREPLPort, cfg.HTTPPort = 0, 0
-	cfg.PortFile = ""
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	var srv *gateway.Server
-	var err error
-	for i := 0; i < 100; i++ { // a pinned port may linger a moment after a stop
-		if srv, err = gateway.Listen(cfg); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("gateway.Listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &realGateway{srv: srv, cancel: cancel, served: make(chan error, 1), logs: logs}
-	go func() { g.served <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		g.stop(t)
-		if t.Failed() {
-			t.Logf("gateway log (port %d):\n%s", srv.HTTPAddr().Port, logs.String())
-		}
-	})
-	return g
+	return &realGateway{gatewaytest.Start(t, tweak)}
 }
 
-func (g *realGateway) URL() string { return "ws://" + g.srv.HTTPAddr().String() + "/chsk" }
+func (g *realGateway) URL() string { return g.ChskURL() }
 
 // stop shuts the gateway down as Ctrl-C does and waits for it.
-func (g *realGateway) stop(t *testing.T) {
-	g.stopOnce.Do(func() {
-		g.cancel()
-		select {
-		case err := <-g.served:
-			if err != nil {
-				t.Errorf("gateway Serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not shut down within 10s")
-		}
-	})
-}
+func (g *realGateway) stop(t *testing.T) { g.Stop(t) }
 
 // stat reads one counter of the sente-lite section of /stats.
 func (g *realGateway) stat(t *testing.T, name string) int64 {
@@ -113,7 +51,7 @@ func (g *realGateway) stat(t *testing.T, name string) int64 {
 	var stats struct {
 		SenteLite map[string]any `json:"sente-lite"`
 	}
-	resp, err := http.Get("http://" + g.srv.HTTPAddr().String() + "/stats")
+	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/stats")
 	if err != nil {
 		t.Fatalf("GET /stats: %v", err)
 	}
@@ -134,7 +72,7 @@ func (g *realGateway) channelSubscribers(t *testing.T, ch string) int {
 	var body struct {
 		Channels map[string]int `json:"channels"`
 	}
-	resp, err := http.Get("http://" + g.srv.HTTPAddr().String() + "/channels")
+	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/channels")
 	if err != nil {
 		t.Fatalf("GET /channels: %v", err)
 	}
@@ -382,7 +320,7 @@ func TestGatewayEventForms(t *testing.T) {
 
 func TestGatewayReconnectAfterRestart(t *testing.T) {
 	g1 := startRealGateway(t, nil)
-	port := g1.srv.HTTPAddr().Port
+	port := g1.HTTPAddr().Port
 
 	reconnected := make(chan wire.Handshake, 4)
 	resubscribed := make(chan error, 4)

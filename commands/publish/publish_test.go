@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -18,24 +17,14 @@ import (
 
 	"github.com/sente-clj/sente/commands/publish"
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
 
 func startGateway(t *testing.T) *gateway.Server {
 	t.Helper()
-	cfg := gateway.DefaultConfig()
-	cfg.NREPLPort, cfg.HTTPPort, cfg.PortFile = 0, 0, ""
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	srv, err := gateway.Listen(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return srv
+	return gatewaytest.Start(t, nil).Server
 }
 
 func chskURL(srv *gateway.Server) string { return "ws://" + srv.HTTPAddr().String() + "/chsk" }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,26 +12,13 @@ import (
 
 	"github.com/sente-clj/sente/commands/send"
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/gatewaytest"
 )
 
 // startGateway runs a real gateway in this process on free ports.
 func startGateway(t *testing.T, tweak func(*gateway.Config)) *gateway.Server {
 	t.Helper()
-	cfg := gateway.DefaultConfig()
-	cfg.NREPLPort, cfg.HTTPPort, cfg.PortFile = 0, 0, ""
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	srv, err := gateway.Listen(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return srv
+	return gatewaytest.Start(t, tweak).Server
 }
 
 func chskURL(srv *gateway.Server) string { return "ws://" + srv.HTTPAddr().String() + "/chsk" }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"math"
 	"math/big"
 	"regexp"
@@ -18,45 +17,23 @@ import (
 
 	"github.com/sente-clj/sente/commands/subscribe"
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
 
 type testGateway struct {
-	srv    *gateway.Server
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	srv *gatewaytest.Gateway
+	t   *testing.T
 }
 
 func startGateway(t *testing.T, tweak func(*gateway.Config)) *testGateway {
 	t.Helper()
-	cfg := gateway.DefaultConfig()
-	cfg.NREPLPort, cfg.HTTPPort, cfg.PortFile = 0, 0, ""
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	var srv *gateway.Server
-	var err error
-	for i := 0; i < 100; i++ { // a pinned port may linger a moment after a stop
-		if srv, err = gateway.Listen(cfg); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &testGateway{srv: srv, cancel: cancel, done: make(chan struct{})}
-	go func() { _ = srv.Serve(ctx); close(g.done) }()
-	t.Cleanup(g.stop)
-	return g
+	return &testGateway{srv: gatewaytest.Start(t, tweak), t: t}
 }
 
-func (g *testGateway) stop()       { g.once.Do(func() { g.cancel(); <-g.done }) }
-func (g *testGateway) URL() string { return "ws://" + g.srv.HTTPAddr().String() + "/chsk" }
+func (g *testGateway) stop()       { g.srv.Stop(g.t) }
+func (g *testGateway) URL() string { return g.srv.ChskURL() }
 
 // publish sends values to channel from a client of its own.
 func (g *testGateway) publish(t *testing.T, channel string, values ...any) {
