@@ -77,7 +77,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <h1>sente runtime</h1>
 <p>REPL connection: <span id="state">connecting</span></p>
 <p>Connect your editor's nREPL client to port <code>{{.NREPLPort}}</code>
-(CIDER: <code>cider-connect-cljs</code>, Calva: <i>Connect to a running REPL</i>, Conjure: <code>:ConjureConnect {{.NREPLPort}}</code>)
+(CIDER: <code>cider-connect-clj</code>, Calva: <i>Connect to a Running REPL Server</i> then <i>Generic</i>, Conjure: <code>:ConjureConnect {{.NREPLPort}}</code>)
 and evaluate: the code runs in this page.</p>
 <p><small>sente {{.Version}}</small></p>
 <script>
@@ -121,7 +121,7 @@ var litePageTemplate = template.Must(template.New("lite").Parse(`<!doctype html>
 <h1>sente runtime</h1>
 <p>sente-lite connection: <span id="state">connecting</span> <small id="detail"></small></p>
 <p>Connect your editor's nREPL client to port <code>{{.NREPLPort}}</code>
-(CIDER: <code>cider-connect-cljs</code>, Calva: <i>Connect to a running REPL</i>, Conjure: <code>:ConjureConnect {{.NREPLPort}}</code>)
+(CIDER: <code>cider-connect-clj</code>, Calva: <i>Connect to a Running REPL Server</i> then <i>Generic</i>, Conjure: <code>:ConjureConnect {{.NREPLPort}}</code>)
 and evaluate: the code runs in this page.</p>
 <p><small>sente {{.Version}} &middot; sente-lite client <code>/sente-lite.cljs</code> &middot; <a href="/stock">stock scittle.nrepl.js page</a></small></p>
 <script type="application/x-scittle">
