@@ -295,11 +295,15 @@ func (c *Client) write(ctx context.Context, m Msg) (err error) {
 		// A partial message has corrupted the stream for everyone; ending the
 		// connection lets every waiter get its "disconnected" done.
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			err = ctxErr
+			c.shut("send cancelled: " + ctxErr.Error())
+			c.conn.Close()
+			return fmt.Errorf("nrepl: send: %w", ctxErr)
 		}
 		c.shut("send failed: " + err.Error())
 		c.conn.Close()
-		return fmt.Errorf("nrepl: send: %w", err)
+		// The connection is gone (often the server closed it just before this
+		// write): callers test for that with errors.Is(err, ErrClosed).
+		return fmt.Errorf("nrepl: send: %w (%w)", ErrClosed, err)
 	}
 	return nil
 }

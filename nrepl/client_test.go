@@ -462,3 +462,18 @@ func TestDialRefused(t *testing.T) {
 		t.Errorf("*net.OpError not reachable from %v", err)
 	}
 }
+
+// A write that fails because the server has just closed the connection is a
+// lost connection to the caller, whichever of the write and the read loop
+// notices first.
+func TestSendToAClosedConnectionIsErrClosed(t *testing.T) {
+	client, server := net.Pipe()
+	c := NewClient(client)
+	defer c.Close()
+	server.Close()
+	for i := 0; i < 3; i++ {
+		if _, _, err := c.Send(context.Background(), Msg{"op": "eval", "code": "1"}); !errors.Is(err, ErrClosed) {
+			t.Fatalf("send %d after the server closed: %v, want ErrClosed", i, err)
+		}
+	}
+}
