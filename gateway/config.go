@@ -67,7 +67,7 @@ func DefaultConfig() Config {
 		MaxFrameDepth:     100,
 		MaxBadFrames:      5,
 		EditorQueue:       1024,
-		RuntimeQueue:      256,
+		RuntimeQueue:      1024,
 		MaxMessageBytes:   1 << 20,
 		MaxConnections:    1000,
 		MaxSubscriptions:  100,

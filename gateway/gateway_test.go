@@ -645,3 +645,43 @@ func TestBrowserAssetsLoadFromOtherOrigins(t *testing.T) {
 		}
 	}
 }
+
+// A burst of requests bigger than a runtime's queue refuses what does not fit,
+// as runtime-busy; the runtime itself stays connected, unlike a pub/sub
+// subscriber that stops reading.
+func TestRuntimeQueueFullRefusesRequestsNotTheRuntime(t *testing.T) {
+	g := startGateway(t, func(c *Config) { c.RuntimeQueue = 4 })
+	// A runtime that never reads: its socket buffers fill, then its queue.
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+g.HTTPAddr().String()+"/_nrepl", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitFor(t, "runtime registered", func() bool { return g.runtimes.count() == 1 })
+	c := g.editor(t)
+	big := strings.Repeat("x", 256<<10)
+	var chans []<-chan nrepl.Msg
+	for i := 0; i < 64; i++ {
+		_, ch, err := c.Send(ctxT(t), nrepl.Msg{"op": "eval", "code": big})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	busy := 0
+	for _, ch := range chans[len(chans)-8:] {
+		var rs []nrepl.Msg
+		for r := range ch {
+			rs = append(rs, r)
+		}
+		if slices.Contains(statuses(rs), "runtime-busy") {
+			busy++
+		}
+	}
+	if busy == 0 {
+		t.Fatal("no request was refused as runtime-busy")
+	}
+	if n := g.runtimes.count(); n != 1 {
+		t.Fatalf("%d runtimes after the burst, want the one still connected", n)
+	}
+}

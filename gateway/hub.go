@@ -98,7 +98,7 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(int64(s.cfg.MaxMessageBytes))
-	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch),
+	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch, true),
 		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
 	c.probeID = "probe-" + c.uid[:12]
 	if !s.live.add(c.ws, func() error { return c.ws.send(h.ping, false) }) {

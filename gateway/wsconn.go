@@ -33,6 +33,10 @@ type wsConn struct {
 	maxQueue int   // frames
 	maxBytes int64 // bytes in queued frames: large frames fill a queue long before its count does
 	batch    bool  // join queued batchable frames into one sente batch frame
+	// closeWhenFull ends the connection when its queue overflows: right for a
+	// subscriber that stopped reading. A runtime's queue is filled by editors'
+	// requests instead, so there only the request that does not fit is refused.
+	closeWhenFull bool
 
 	mu          sync.Mutex
 	queue       []outFrame
@@ -45,8 +49,8 @@ type wsConn struct {
 	sent     atomic.Int64 // frames written
 }
 
-func newWSConn(conn *websocket.Conn, maxQueue int, maxBytes int64, batch bool) *wsConn {
-	c := &wsConn{conn: conn, maxQueue: maxQueue, maxBytes: maxBytes, batch: batch}
+func newWSConn(conn *websocket.Conn, maxQueue int, maxBytes int64, batch, closeWhenFull bool) *wsConn {
+	c := &wsConn{conn: conn, maxQueue: maxQueue, maxBytes: maxBytes, batch: batch, closeWhenFull: closeWhenFull}
 	c.touch()
 	conn.SetPongHandler(func(string) error { c.touch(); return nil })
 	return c
@@ -68,6 +72,9 @@ func (c *wsConn) enqueue(f outFrame) error {
 		return errConnClosed
 	}
 	if len(c.queue) >= c.maxQueue || (c.maxBytes > 0 && c.queuedBytes+int64(len(f.data)) > c.maxBytes) {
+		if !c.closeWhenFull {
+			return errQueueFull
+		}
 		// From here on the connection is finished: later sends see it closed, so
 		// an overflow is reported (and counted) exactly once.
 		c.closed = true
