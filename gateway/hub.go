@@ -129,7 +129,6 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 		c.ws.close(reason)
 		s.live.remove(c.ws)
 		_ = conn.Close()
-		h.drop(c)
 		if rt != nil {
 			s.bridge.runtimeGone(rt, reason)
 			s.log.Info("runtime disconnected", "runtime", rt.ID, "reason", reason)
@@ -137,7 +136,10 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(reason, "silent for") {
 			h.stats.heartbeatFails.Add(1)
 		}
+		// Logged and counted before the connection leaves /stats, so that an
+		// operator who sees it gone finds why in the log.
 		s.log.Debug("sente-lite client disconnected", "uid", c.uid, "reason", reason)
+		h.drop(c)
 	})
 }
 
