@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/gorilla/websocket"
-	"olympos.io/encoding/edn"
 
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/wire"
@@ -109,6 +108,3 @@ func (r *Runtime) Close() error {
 
 // Done is closed when the runtime's connection has ended.
 func (r *Runtime) Done() <-chan struct{} { return r.done }
-
-// Keyword is a convenience for handlers building EDN by hand.
-func Keyword(s string) edn.Keyword { return edn.Keyword(s) }
