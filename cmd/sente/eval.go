@@ -35,8 +35,9 @@ func evalCommand() *cli.Command {
 browser runtime, nbb, or a JVM. Code comes from -f FILE, then each -e CODE in turn,
 or from stdin when neither is given. Each value is printed on a line of its own, the
 code's out on stdout and err on stderr. Evaluation stops at the first error. Code
-that reads *in* gets sente's stdin when that is piped and not the code itself (nREPL
-gives input only to an evaluation in a session, which sente then clones).
+that reads *in* gets sente's stdin when that is piped and not the code itself: nREPL
+gives input only to an evaluation in a session, which sente clones when the code
+names *in*, read-line, read, read+string or repl (else it evaluates without one).
 
 Exit status: 0 ok; 1 the code threw or the server reported an error (or --timeout
 passed); 2 no server to connect to, or bad arguments; 130 interrupted.

@@ -201,6 +201,16 @@ type evaluator struct {
 	stdinPiped bool // stdin holds input for the code
 }
 
+// mayReadInput reports whether any piece names something that reads *in*.
+func (e *evaluator) mayReadInput() bool {
+	for _, p := range e.pieces {
+		if mayReadInput(p.code) {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *evaluator) extra(p piece) nrepl.Msg {
 	m := nrepl.Msg{}
 	if e.opts.NS != "" {
@@ -243,10 +253,12 @@ func (e *evaluator) one(ctx context.Context) error {
 	// A single eval runs in the server's ephemeral session: no clone, and no
 	// close, which the JVM nREPL answers only after ~100 ms. Several pieces
 	// share a session of their own (an ns set by one holds for the next), and
-	// so does code under --timeout or with input piped to it: nREPL interrupts,
-	// and gives input to, an eval only within a session.
+	// so does code under --timeout, or code that may read the input piped to
+	// sente: nREPL interrupts, and gives input to, an eval only within a
+	// session. Piped stdin alone clones nothing: scripts and Makefiles run
+	// sente eval with a pipe on stdin that the code never reads.
 	sess := &repl.Session{Client: e.client}
-	if len(e.pieces) > 1 || e.opts.Timeout > 0 || e.stdinPiped {
+	if len(e.pieces) > 1 || e.opts.Timeout > 0 || (e.stdinPiped && e.mayReadInput()) {
 		var err error
 		if sess, err = repl.NewSession(ctx, e.client, repl.Server{}); err != nil {
 			return e.stopped(ctx, err, false)

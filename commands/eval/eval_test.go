@@ -10,11 +10,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,6 +152,36 @@ func TestEvalJVM(t *testing.T) {
 	})
 	t.Run("read-line gets piped stdin", func(t *testing.T) {
 		sente(t, "", "hello\n", args("-e", "(read-line)", "-e", "(read-line)")...).expect(t, 0, "\"hello\"\nnil\n", "")
+	})
+	t.Run("piped stdin clones a session only for code that reads it", func(t *testing.T) {
+		// A recording proxy in front of the JVM shows the ops sente sends:
+		// a session costs a clone and a close, and the JVM answers a close
+		// only after a 100 ms sleep.
+		rec := recordOps(t, port)
+		for _, tc := range []struct {
+			name, stdin string
+			args        []string
+			stdout      string
+			ops         string
+		}{
+			{"code that reads nothing", "unread input\n", []string{"-e", "(+ 1 2)"}, "3\n", "eval"},
+			{"stdin not piped", "", []string{"-e", "(+ 1 2)"}, "3\n", "eval"},
+			{"code that reads a line", "hello\n", []string{"-e", "(read-line)"}, "\"hello\"\n", "clone eval stdin close"},
+			{"two pieces share a session", "x\n", []string{"-e", "1", "-e", "2"}, "1\n2\n", "clone eval eval close"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				sente(t, "", tc.stdin, append([]string{"eval", "--port", strconv.Itoa(rec.port)}, tc.args...)...).expect(t, 0, tc.stdout, "")
+				if got := strings.Join(rec.take(), " "); got != tc.ops {
+					t.Errorf("ops sent: %q, want %q", got, tc.ops)
+				}
+			})
+		}
+	})
+	t.Run("code that reads through a name sente cannot see is told why input does not reach it", func(t *testing.T) {
+		r := sente(t, "", "hello\n", args("-e", `((resolve (symbol "read-line")))`)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "sente: the code reads *in*, but input reaches only an evaluation in a session") {
+			t.Errorf("got %+v", r)
+		}
 	})
 	t.Run("read-line with stdin not piped fails at once", func(t *testing.T) {
 		// With stdin on /dev/null the eval runs without a session, where
@@ -368,4 +400,65 @@ func TestEvalAllGateway(t *testing.T) {
 
 	r = sente(t, "", "", "eval", "--port", g.port(), "--all", "-e", "(fail)")
 	r.expect(t, 1, "", "r1: A failed\nr2: B failed\n")
+}
+
+// opRecorder is a TCP proxy in front of an nREPL server that records the op of
+// every request a client sends through it, before passing the request on.
+type opRecorder struct {
+	port int
+	mu   sync.Mutex
+	ops  []string
+}
+
+func recordOps(t *testing.T, upstream int) *opRecorder {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	r := &opRecorder{port: ln.Addr().(*net.TCPAddr).Port}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go r.serve(c, upstream)
+		}
+	}()
+	return r
+}
+
+func (r *opRecorder) serve(c net.Conn, upstream int) {
+	defer c.Close()
+	up, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(upstream)))
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	go io.Copy(c, up)
+	dec := nrepl.NewDecoder(c, nrepl.Limits{})
+	for {
+		m, err := dec.Decode()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		r.ops = append(r.ops, m.Str("op"))
+		r.mu.Unlock()
+		if err := nrepl.Encode(up, m); err != nil {
+			return
+		}
+	}
+}
+
+// take returns the ops recorded so far and forgets them. A client that has
+// exited had each of its requests answered, so all of them are recorded.
+func (r *opRecorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ops := r.ops
+	r.ops = nil
+	return ops
 }
