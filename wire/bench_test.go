@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"strings"
 	"testing"
 
 	"olympos.io/encoding/edn"
@@ -66,5 +67,42 @@ func BenchmarkParseNREPLResponse(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkParse runs Parse beside the decoders it replaced, on frames of
+// the shapes the gateway and the hub read: "olympos" is olympos.io/encoding/edn
+// decoding into an interface, with none of the checks a peer's input needs
+// (no limits, no UTF-8 check, recursion per level of nesting); "olympos-checked"
+// is the pre-scan, olympos and normalisation pass Parse replaced
+// (parseOlympos in olympos_test.go), which gave the same values as Parse.
+func BenchmarkParse(b *testing.B) {
+	inputs := []struct{ name, in string }{
+		{"nrepl-response", `{:value "3", :id "s1", :session "0c8f3a6e-5b1d-4c2e-9f7a-2d8e4b6c1a90", :ns "user"}`},
+		{"publish", `[:sente-lite/publish {:channel-id "chat/room-1" :data {:user "alice" :text "hello, world" :ts 1734567890123 :tags #{:greeting}} :exclude-sender? true}]`},
+		{"batch", `[[:app/tick {:n 1 :at #inst "2024-01-02T03:04:05.000Z"}] [:app/tick {:n 2 :xs [1 2.5 "three" \4 nil true]}] [:app/tick {:n 3 :id #uuid "0c8f3a6e-5b1d-4c2e-9f7a-2d8e4b6c1a90"}]]`},
+		{"nested-90", strings.Repeat("[", 90) + "1" + strings.Repeat("]", 90)},
+	}
+	decoders := []struct {
+		name  string
+		parse func([]byte) error
+	}{
+		{"wire", func(in []byte) error { _, err := Parse(in, DefaultLimits()); return err }},
+		{"olympos", func(in []byte) error { var v any; return edn.Unmarshal(in, &v) }},
+		{"olympos-checked", func(in []byte) error { _, err := parseOlympos(in, DefaultLimits()); return err }},
+	}
+	for _, in := range inputs {
+		for _, d := range decoders {
+			b.Run(in.name+"/"+d.name, func(b *testing.B) {
+				data := []byte(in.in)
+				b.ReportAllocs()
+				b.SetBytes(int64(len(data)))
+				for b.Loop() {
+					if err := d.parse(data); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
