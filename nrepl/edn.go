@@ -248,7 +248,8 @@ func valueFromEDN(v any, depth int) (any, error) {
 	case uint64:
 		return uintFromEDN(x), nil
 	case int32:
-		// The edn decoder yields int32 for characters (\a) only.
+		// Olympos decodes a character (\a) into an interface as int32; wire.Parse
+		// gives edn.Rune. Either may reach FromEDN.
 		return string(rune(x)), nil
 	case edn.Rune:
 		return string(rune(x)), nil

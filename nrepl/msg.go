@@ -1,9 +1,11 @@
-// Package nrepl is sente's side of the nREPL wire protocol: it frames bencode
-// messages off an untrusted TCP stream under hard limits (size, nesting, syntax)
-// before any general-purpose decoder sees them, encodes responses without
-// reflection, converts messages to and from the EDN maps that browser runtimes
-// speak, and provides a small concurrent nREPL client used by `sente repl`,
-// `sente eval` and the tests.
+// Package nrepl is sente's side of the nREPL wire protocol: it checks each
+// bencode message off an untrusted TCP stream against hard limits (size,
+// nesting, syntax) as its bytes arrive, then builds the values from the
+// checked bytes itself (no general-purpose decoder runs; jackpal/bencode-go
+// is only the tests' oracle); it encodes responses without reflection,
+// converts messages to and from the EDN maps that browser runtimes speak, and
+// provides a small concurrent nREPL client used by `sente repl`, `sente eval`
+// and the tests.
 package nrepl
 
 import "maps"

@@ -9,7 +9,7 @@ import (
 )
 
 // Event ids of the Sente system events and the sente-lite extensions
-// (protocols.md §3).
+// (github.com/franks42/sente_lite).
 const (
 	EvHandshake     edn.Keyword = "chsk/handshake"
 	EvPing          edn.Keyword = "chsk/ws-ping"

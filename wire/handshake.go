@@ -15,7 +15,7 @@ type Handshake struct {
 }
 
 // HandshakeEvent builds the 4-element Sente handshake. An empty CSRFToken is
-// sent as nil, which is what Sente and the sente-lite seed send without one.
+// sent as nil, which is what Sente and sente-lite send without one.
 func HandshakeEvent(h Handshake) Event {
 	var csrf any
 	if h.CSRFToken != "" {

@@ -27,7 +27,7 @@ type Limits struct {
 }
 
 const (
-	defaultMaxBytes = 1 << 20 // the seed's 1 MiB message limit
+	defaultMaxBytes = 1 << 20 // sente-lite's 1 MiB message limit
 	defaultMaxDepth = 100
 )
 

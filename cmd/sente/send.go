@@ -36,7 +36,7 @@ func sendCommand() *cli.Command {
 		Usage:     "send events to a sente-lite server and print replies or answering events",
 		UsageText: "sente send [--url URL] [--reply] [--expect EVENT-ID] [--timeout D] [EVENT-ID [EDN]]",
 		Description: `Connects to a sente-lite server (a sente gateway's /chsk, or any server speaking
-the seed's protocol), waits for its handshake and sends the event [EVENT-ID EDN], or
+sente-lite's protocol), waits for its handshake and sends the event [EVENT-ID EDN], or
 [EVENT-ID] without EDN. EVENT-ID is a namespaced keyword, :my-app/hello or my-app/hello;
 EDN is one EDN value (quote it for the shell). Without EVENT-ID, events are read from
 stdin, one event vector a line ([:my-app/hello {:n 1}]; blank lines and ; comments are

@@ -218,8 +218,8 @@ func waitConsole(t *testing.T, p *peers.Page, want string) {
 	}
 }
 
-// TestBrowserScittleNREPL checks the stock scittle.nrepl.js runtime as protocols.md
-// §2 describes it: it dials ws://host:port/_nrepl, answers an EDN eval request,
+// TestBrowserScittleNREPL checks the stock scittle.nrepl.js runtime as the
+// gateway expects it to behave: it dials ws://host:port/_nrepl, answers an EDN eval request,
 // and its socket closes when the tab closes.
 func TestBrowserScittleNREPL(t *testing.T) {
 	t.Parallel()
