@@ -18,6 +18,17 @@ import (
 // ErrClosed is wrapped by errors from a Client whose connection has ended.
 var ErrClosed = errors.New("nrepl: connection closed")
 
+// ClosedError is the error of a request on a Client whose connection has
+// ended, once the reason is known; errors.Is(err, ErrClosed) holds for it.
+type ClosedError struct {
+	Reason string // "server closed the connection", "client closed", "send failed: ..."
+}
+
+func (e *ClosedError) Error() string { return ErrClosed.Error() + ": " + e.Reason }
+
+// Is makes a ClosedError match ErrClosed.
+func (e *ClosedError) Is(target error) bool { return target == ErrClosed }
+
 // Client is an nREPL client over one connection. It is safe for concurrent
 // use: requests are told apart by id, and one goroutine reads responses and
 // hands each to the request that owns its id.
@@ -33,7 +44,7 @@ type Client struct {
 	calls    map[string]*call
 	closed   bool   // no new requests; set before the read goroutine notices
 	reason   string // why the connection ended, once known
-	closeErr error  // wraps ErrClosed with reason, for later Sends
+	closeErr *ClosedError // reason, for later Sends
 
 	seq  atomic.Uint64
 	done chan struct{} // closed when the read goroutine has finished
@@ -166,7 +177,7 @@ func (c *Client) shut(reason string) {
 	}
 	c.closed = true
 	c.reason = reason
-	c.closeErr = fmt.Errorf("%w: %s", ErrClosed, reason)
+	c.closeErr = &ClosedError{Reason: reason}
 }
 
 // Send sends m (assigning a fresh unique "id" when m has none) and returns a
@@ -349,6 +360,17 @@ func (c *Client) request(ctx context.Context, m Msg, each func(Msg)) (string, []
 		return id, got, fmt.Errorf("nrepl: %s: %w", opName(m), err)
 	}
 	return id, got, fmt.Errorf("nrepl: %s: %w", opName(m), ErrClosed)
+}
+
+// Err is nil while the connection is open; after it has ended, a
+// *ClosedError saying why.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeErr == nil {
+		return nil
+	}
+	return c.closeErr
 }
 
 func (c *Client) closedErr() error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"os"
 	"path/filepath"
@@ -57,7 +58,7 @@ func (r *runner) interactive(ctx context.Context) error {
 		Stderr:                 r.cfg.Err,
 	})
 	if err != nil {
-		return Exitf(CodeUnavailable, "cannot start the line editor: %v", err)
+		return cliexit.Errorf(cliexit.Unavailable, "cannot start the line editor: %v", err)
 	}
 	defer rl.Close()
 	stop := context.AfterFunc(ctx, func() { rl.Close() })
@@ -102,7 +103,7 @@ func (r *runner) interactive(ctx context.Context) error {
 		case errors.Is(err, io.EOF): // Ctrl-D
 			return nil
 		case err != nil:
-			return Exitf(CodeUnavailable, "reading the terminal: %v", err)
+			return cliexit.Errorf(cliexit.Unavailable, "reading the terminal: %v", err)
 		}
 		if len(lines) == 0 {
 			handled, err := r.command(ctx, text)

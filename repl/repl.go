@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -17,37 +18,14 @@ import (
 	"github.com/sente-clj/sente/nrepl"
 )
 
-// Exit codes the commands share.
-const (
-	CodeFailed      = 1   // evaluated code, or the server, reported an error
-	CodeUnavailable = 2   // no server to talk to, or bad arguments
-	CodeInterrupted = 130 // stopped by Ctrl-C
-)
-
-// ExitError ends a command with Code. Msg, when not empty, is for the user
-// (printed as "sente: Msg"); an empty Msg means all was said already.
-type ExitError struct {
-	Code int
-	Msg  string
-}
-
-func (e *ExitError) Error() string { return e.Msg }
-
-// ExitCode makes ExitError a urfave/cli ExitCoder.
-func (e *ExitError) ExitCode() int { return e.Code }
-
-// Exitf is an ExitError with a formatted message.
-func Exitf(code int, format string, args ...any) *ExitError {
-	return &ExitError{Code: code, Msg: fmt.Sprintf(format, args...)}
-}
-
 // LostConnection is the error for a connection that ended mid-session.
-func LostConnection(addr string, err error) *ExitError {
+func LostConnection(addr string, err error) *cliexit.Error {
 	msg := err.Error()
-	if i := strings.Index(msg, "connection closed: "); i >= 0 {
-		msg = msg[i+len("connection closed: "):]
+	var closed *nrepl.ClosedError
+	if errors.As(err, &closed) {
+		msg = closed.Reason
 	}
-	return Exitf(CodeUnavailable, "lost the connection to nREPL at %s: %s", addr, msg)
+	return cliexit.Errorf(cliexit.Unavailable, "lost the connection to nREPL at %s: %s", addr, msg)
 }
 
 // Config is what Run needs; the caller has connected already.
@@ -69,8 +47,8 @@ type Config struct {
 
 // Run talks to the server until the input ends (Ctrl-D, end of stdin, :quit)
 // or ctx is cancelled, which returns ctx.Err(). Piped input that had any failing
-// eval or command ends in an *ExitError with CodeFailed; Ctrl-C in piped mode
-// in one with CodeInterrupted; a lost connection in one with CodeUnavailable.
+// eval or command ends in a *cliexit.Error with cliexit.Failed; Ctrl-C in piped mode
+// in one with cliexit.Interrupted; a lost connection in one with cliexit.Unavailable.
 func Run(ctx context.Context, cfg Config) error {
 	srv, err := Describe(ctx, cfg.Client)
 	if err != nil && errors.Is(err, nrepl.ErrClosed) {
@@ -192,7 +170,7 @@ loop:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-r.cfg.Interrupts:
-			return Exitf(CodeInterrupted, "interrupted")
+			return cliexit.Errorf(cliexit.Interrupted, "interrupted")
 		case l = <-lines:
 		}
 		if l.err != nil {
@@ -227,7 +205,7 @@ loop:
 					return err
 				}
 				if out.Interrupted {
-					return Exitf(CodeInterrupted, "")
+					return cliexit.Errorf(cliexit.Interrupted, "")
 				}
 			}
 			if serr == nil {
@@ -239,7 +217,7 @@ loop:
 		}
 	}
 	if r.failed {
-		return &ExitError{Code: CodeFailed}
+		return &cliexit.Error{Code: cliexit.Failed}
 	}
 	return nil
 }

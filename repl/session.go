@@ -316,7 +316,10 @@ func request(ctx context.Context, c *nrepl.Client, m nrepl.Msg) ([]nrepl.Msg, er
 		rs = append(rs, r)
 		if r.HasStatus("done") {
 			if r.HasStatus("disconnected") {
-				return rs, fmt.Errorf("%w: %s", nrepl.ErrClosed, r.Str("err"))
+				if err := c.Err(); err != nil {
+					return rs, err
+				}
+				return rs, nrepl.ErrClosed
 			}
 			return rs, nil
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"log/slog"
 	"strings"
@@ -23,7 +24,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		// Without a command, show help; a word that is no command is a usage error.
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("unknown command %q; see sente --help", c.Args().First()), exitUsage)
+				return cli.Exit(fmt.Sprintf("unknown command %q; see sente --help", c.Args().First()), cliexit.Usage)
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -46,7 +47,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 }
 
 func usageError(c *cli.Context, err error, isSubcommand bool) error {
-	return cli.Exit(fmt.Sprintf("%v (see %s --help)", err, c.Command.HelpName), exitUsage)
+	return cli.Exit(fmt.Sprintf("%v (see %s --help)", err, c.Command.HelpName), cliexit.Usage)
 }
 
 func logFlags() []cli.Flag {
@@ -59,7 +60,7 @@ func logFlags() []cli.Flag {
 // noArgs refuses stray words after a command that takes none.
 func noArgs(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("unexpected argument %q (see %s --help)", c.Args().First(), c.Command.HelpName), exitUsage)
+		return cli.Exit(fmt.Sprintf("unexpected argument %q (see %s --help)", c.Args().First(), c.Command.HelpName), cliexit.Usage)
 	}
 	return nil
 }
@@ -83,7 +84,7 @@ func newLogger(c *cli.Context) (*slog.Logger, error) {
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(levelName)); err != nil {
-		return nil, cli.Exit(fmt.Sprintf("--log-level %q: use debug, info, warn or error", levelName), exitUsage)
+		return nil, cli.Exit(fmt.Sprintf("--log-level %q: use debug, info, warn or error", levelName), cliexit.Usage)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	w := c.App.ErrWriter
@@ -93,6 +94,6 @@ func newLogger(c *cli.Context) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	default:
-		return nil, cli.Exit(fmt.Sprintf("--log-format %q: use text or json", format), exitUsage)
+		return nil, cli.Exit(fmt.Sprintf("--log-format %q: use text or json", format), cliexit.Usage)
 	}
 }

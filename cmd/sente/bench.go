@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sente-clj/sente/internal/cliexit"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,7 +24,7 @@ func benchCommand() *cli.Command {
 		Usage:  "a bare WebSocket echo server: the floor ping and eval are compared with",
 		Action: func(c *cli.Context) error {
 			if err := benchcmd.RunEchoServer(c.Context, c.App.Writer); err != nil {
-				return cli.Exit(err.Error(), exitUsage)
+				return cli.Exit(err.Error(), cliexit.Usage)
 			}
 			return nil
 		},
@@ -102,7 +103,7 @@ func benchScenarioCommand(s benchcmd.Scenario) *cli.Command {
 		OnUsageError: usageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("sente bench %s takes no arguments, got %q (flags go before nothing else)", s.Name, c.Args().First()), exitUsage)
+				return cli.Exit(fmt.Sprintf("sente bench %s takes no arguments, got %q (flags go before nothing else)", s.Name, c.Args().First()), cliexit.Usage)
 			}
 			o := def
 			o.Target, o.NREPL = c.String("target"), c.String("nrepl")
@@ -155,11 +156,11 @@ func benchExit(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, benchcmd.ErrFailed):
-		return cli.Exit(err.Error(), exitFailed)
+		return cli.Exit(err.Error(), cliexit.Failed)
 	case errors.As(err, &usage), errors.Is(err, sb.ErrSetup):
-		return cli.Exit(err.Error(), exitUsage)
+		return cli.Exit(err.Error(), cliexit.Usage)
 	case errors.Is(err, context.Canceled):
-		return cli.Exit("interrupted", exitSignaled)
+		return cli.Exit("interrupted", cliexit.Interrupted)
 	}
-	return cli.Exit(err.Error(), exitUsage)
+	return cli.Exit(err.Error(), cliexit.Usage)
 }

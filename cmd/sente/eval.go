@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -64,7 +65,7 @@ Examples:
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("unexpected argument %q: give code with -e or -f, or on stdin (see sente eval --help)", c.Args().First()), exitUsage)
+				return cli.Exit(fmt.Sprintf("unexpected argument %q: give code with -e or -f, or on stdin (see sente eval --help)", c.Args().First()), cliexit.Usage)
 			}
 			err := evalcmd.Run(c.Context, evalcmd.Options{
 				Host: c.String("host"), Port: c.Int("port"),
@@ -85,7 +86,7 @@ func isPiped(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice == 0
 }
 
-// exitError passes a command's *repl.ExitError to run, which prints its
+// exitError passes a command's *cliexit.Error to run, which prints its
 // message as "sente: ..." and exits with its code.
 func exitError(err error) error {
 	if err == nil {
@@ -94,7 +95,7 @@ func exitError(err error) error {
 	if _, ok := err.(cli.ExitCoder); ok {
 		return err
 	}
-	return cli.Exit(err.Error(), exitFailed)
+	return cli.Exit(err.Error(), cliexit.Failed)
 }
 
 // codeList is a repeatable flag that keeps each value whole; urfave's

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,17 +60,17 @@ Example:
 			cfg.HTTPPort = c.Int("port")
 			cfg.PortFile = c.String("port-file")
 			if cfg.Scittle, err = scittleSource(c.String("scittle")); err != nil {
-				return cli.Exit("--scittle: "+err.Error(), exitUsage)
+				return cli.Exit("--scittle: "+err.Error(), cliexit.Usage)
 			}
 			cfg.RuntimeWait = c.Duration("runtime-wait")
 			cfg.EvalTimeout = c.Duration("eval-timeout")
 			cfg.AllowOrigins = c.StringSlice("allow-origin")
 			if cfg.MaxNREPLMessage, err = parseSize(c.String("max-nrepl-message")); err != nil {
-				return cli.Exit("--max-nrepl-message: "+err.Error(), exitUsage)
+				return cli.Exit("--max-nrepl-message: "+err.Error(), cliexit.Usage)
 			}
 			maxMsg, err := parseSize(c.String("max-message-bytes"))
 			if err != nil || maxMsg > 1<<30 {
-				return cli.Exit(fmt.Sprintf("--max-message-bytes: %q is not a size from 1 byte to 1GiB", c.String("max-message-bytes")), exitUsage)
+				return cli.Exit(fmt.Sprintf("--max-message-bytes: %q is not a size from 1 byte to 1GiB", c.String("max-message-bytes")), cliexit.Usage)
 			}
 			cfg.MaxMessageBytes = int(maxMsg)
 			cfg.CSRFToken = c.String("csrf-token")
@@ -81,7 +82,7 @@ Example:
 			cfg.ClientQueue = c.Int("client-queue")
 			cfg.Batch = c.Bool("batch")
 			if err := gwcmd.Run(c.Context, gwcmd.Options{Config: cfg}, c.App.Writer); err != nil {
-				return cli.Exit(err.Error(), exitUsage)
+				return cli.Exit(err.Error(), cliexit.Usage)
 			}
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,21 +18,13 @@ func main() {
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 
-// Exit codes every command shares.
-const (
-	exitOK       = 0
-	exitFailed   = 1 // the evaluated code or the server reported an error
-	exitUsage    = 2 // bad arguments, or nothing to connect to
-	exitSignaled = 130
-)
-
 func run(args []string, stdout, stderr *os.File) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, args)
 	if err == nil {
-		return exitOK
+		return cliexit.OK
 	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
@@ -41,5 +34,5 @@ func run(args []string, stdout, stderr *os.File) int {
 		return ec.ExitCode()
 	}
 	fmt.Fprintln(stderr, "sente:", err)
-	return exitUsage
+	return cliexit.Usage
 }

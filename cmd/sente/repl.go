@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -37,7 +38,7 @@ Examples:
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("unexpected argument %q: sente repl reads forms at its prompt or from stdin (see sente repl --help)", c.Args().First()), exitUsage)
+				return cli.Exit(fmt.Sprintf("unexpected argument %q: sente repl reads forms at its prompt or from stdin (see sente repl --help)", c.Args().First()), cliexit.Usage)
 			}
 			return exitError(replcmd.Run(c.Context, replcmd.Options{
 				Host: c.String("host"), Port: c.Int("port"),

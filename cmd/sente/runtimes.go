@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -28,10 +29,10 @@ Example:
 			err := runtimes.Run(c.Context, runtimes.Options{URL: c.String("url"), JSON: c.Bool("json"), Timeout: c.Duration("timeout")}, c.App.Writer)
 			var unreachable *runtimes.ErrUnreachable
 			if errors.As(err, &unreachable) {
-				return cli.Exit(err.Error(), exitUsage)
+				return cli.Exit(err.Error(), cliexit.Usage)
 			}
 			if err != nil {
-				return cli.Exit(err.Error(), exitFailed)
+				return cli.Exit(err.Error(), cliexit.Failed)
 			}
 			return nil
 		},

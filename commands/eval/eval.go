@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"os"
 	"strings"
@@ -93,16 +94,16 @@ type piece struct {
 	file string // where it came from, for the server's error messages
 }
 
-// Run evaluates and prints. Its errors are *repl.ExitError: CodeFailed when an
-// eval failed (the server's words went to Stderr already), CodeUnavailable when
-// there is no server or nothing to evaluate, CodeInterrupted on Ctrl-C.
+// Run evaluates and prints. Its errors are *cliexit.Error: cliexit.Failed when an
+// eval failed (the server's words went to Stderr already), cliexit.Unavailable when
+// there is no server or nothing to evaluate, cliexit.Interrupted on Ctrl-C.
 func Run(ctx context.Context, opts Options) error {
 	pieces, stdinUsed, err := opts.code()
 	if err != nil {
 		return err
 	}
 	if opts.Timeout < 0 {
-		return repl.Exitf(repl.CodeUnavailable, "--timeout %s is negative", opts.Timeout)
+		return cliexit.Errorf(cliexit.Unavailable, "--timeout %s is negative", opts.Timeout)
 	}
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -111,14 +112,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	target, err := nreplfind.Find(opts.Host, opts.Port, opts.Dir)
 	if err != nil {
-		return repl.Exitf(repl.CodeUnavailable, "%v", err)
+		return cliexit.Errorf(cliexit.Unavailable, "%v", err)
 	}
 	c, err := nreplfind.Dial(ctx, target)
 	if err != nil {
 		if ctxErr := ctx.Err(); errors.Is(ctxErr, context.Canceled) {
-			return repl.Exitf(repl.CodeInterrupted, "interrupted")
+			return cliexit.Errorf(cliexit.Interrupted, "interrupted")
 		}
-		return repl.Exitf(repl.CodeUnavailable, "%v", err)
+		return cliexit.Errorf(cliexit.Unavailable, "%v", err)
 	}
 	defer c.Close()
 
@@ -145,7 +146,7 @@ func (o Options) code() (pieces []piece, stdinUsed bool, err error) {
 		}
 		b, err := io.ReadAll(o.Stdin)
 		if err != nil {
-			return "", repl.Exitf(repl.CodeUnavailable, "reading stdin: %v", err)
+			return "", cliexit.Errorf(cliexit.Unavailable, "reading stdin: %v", err)
 		}
 		return string(b), nil
 	}
@@ -158,7 +159,7 @@ func (o Options) code() (pieces []piece, stdinUsed bool, err error) {
 			var b []byte
 			b, err = os.ReadFile(o.File)
 			if err != nil {
-				err = repl.Exitf(repl.CodeUnavailable, "cannot read --file: %v", pathError(err))
+				err = cliexit.Errorf(cliexit.Unavailable, "cannot read --file: %v", pathError(err))
 			}
 			text = string(b)
 		}
@@ -174,7 +175,7 @@ func (o Options) code() (pieces []piece, stdinUsed bool, err error) {
 		return pieces, stdinUsed, nil
 	}
 	if o.StdinIsTerminal {
-		return nil, false, repl.Exitf(repl.CodeUnavailable, "nothing to evaluate: give -e CODE or -f FILE, or pipe code on stdin (sente repl is the interactive way)")
+		return nil, false, cliexit.Errorf(cliexit.Unavailable, "nothing to evaluate: give -e CODE or -f FILE, or pipe code on stdin (sente repl is the interactive way)")
 	}
 	text, err := readStdin()
 	if err != nil {
@@ -224,25 +225,25 @@ func (e *evaluator) extra(p piece) nrepl.Msg {
 
 // stopped explains why evaluating ended early: ctx's end or a lost connection.
 // inSession says whether the server could be asked to interrupt the eval.
-func (e *evaluator) stopped(ctx context.Context, err error, inSession bool) *repl.ExitError {
+func (e *evaluator) stopped(ctx context.Context, err error, inSession bool) *cliexit.Error {
 	asked := ""
 	if inSession {
 		asked = "; the server was asked to interrupt the evaluation"
 	}
 	switch ctx.Err() {
 	case context.DeadlineExceeded:
-		return repl.Exitf(repl.CodeFailed, "timed out after %s (--timeout)%s", e.opts.Timeout, asked)
+		return cliexit.Errorf(cliexit.Failed, "timed out after %s (--timeout)%s", e.opts.Timeout, asked)
 	case context.Canceled:
-		return repl.Exitf(repl.CodeInterrupted, "interrupted%s", asked)
+		return cliexit.Errorf(cliexit.Interrupted, "interrupted%s", asked)
 	}
 	return repl.LostConnection(e.addr, err)
 }
 
-func stopStatus(err *repl.ExitError) string {
+func stopStatus(err *cliexit.Error) string {
 	switch err.Code {
-	case repl.CodeFailed:
+	case cliexit.Failed:
 		return "timeout"
-	case repl.CodeInterrupted:
+	case cliexit.Interrupted:
 		return "interrupted"
 	}
 	return "disconnected"
@@ -273,7 +274,7 @@ func (e *evaluator) one(ctx context.Context) error {
 		p = &repl.Printer{Out: e.opts.Stdout, Err: e.opts.Stderr}
 		each = p.Print
 	}
-	var stop *repl.ExitError
+	var stop *cliexit.Error
 	for _, pc := range e.pieces {
 		out, err := sess.Eval(ctx, pc.code, repl.EvalOptions{Extra: e.extra(pc), Each: each, Input: e.input,
 			Note: func(s string) { fmt.Fprintln(e.opts.Stderr, "sente: "+s) }})
@@ -292,14 +293,14 @@ func (e *evaluator) one(ctx context.Context) error {
 	}
 	if e.opts.JSON {
 		if err := writeJSON(e.opts.Stdout, res); err != nil {
-			return repl.Exitf(repl.CodeFailed, "writing JSON: %v", err)
+			return cliexit.Errorf(cliexit.Failed, "writing JSON: %v", err)
 		}
 	}
 	if stop != nil {
 		return stop
 	}
 	if res.failed {
-		return &repl.ExitError{Code: repl.CodeFailed}
+		return &cliexit.Error{Code: cliexit.Failed}
 	}
 	return nil
 }
@@ -329,7 +330,7 @@ func (e *evaluator) all(ctx context.Context) error {
 		return e.stopped(ctx, err, false)
 	}
 	if !srv.Sente {
-		return repl.Exitf(repl.CodeUnavailable, "--all needs a sente gateway; the server at %s is %s", e.addr, srv.Name)
+		return cliexit.Errorf(cliexit.Unavailable, "--all needs a sente gateway; the server at %s is %s", e.addr, srv.Name)
 	}
 	probe := &repl.Session{Client: e.client, Server: srv}
 	rts, err := probe.Runtimes(ctx)
@@ -337,17 +338,17 @@ func (e *evaluator) all(ctx context.Context) error {
 		if errors.Is(err, nrepl.ErrClosed) || ctx.Err() != nil {
 			return e.stopped(ctx, err, false)
 		}
-		return repl.Exitf(repl.CodeFailed, "listing runtimes: %v", err)
+		return cliexit.Errorf(cliexit.Failed, "listing runtimes: %v", err)
 	}
 	if len(rts) == 0 {
-		return repl.Exitf(repl.CodeFailed, "no runtime is connected to the sente gateway at %s", e.addr)
+		return cliexit.Errorf(cliexit.Failed, "no runtime is connected to the sente gateway at %s", e.addr)
 	}
 
 	type outcome struct {
 		res       Result
 		responses []nrepl.Msg
 		problem   string // our own error, not the runtime's
-		stop      *repl.ExitError
+		stop      *cliexit.Error
 	}
 	results := make([]outcome, len(rts))
 	var wg sync.WaitGroup
@@ -396,7 +397,7 @@ func (e *evaluator) all(ctx context.Context) error {
 	wg.Wait()
 
 	failed := false
-	var stop *repl.ExitError
+	var stop *cliexit.Error
 	for _, o := range results {
 		failed = failed || o.res.failed
 		if o.stop != nil && stop == nil {
@@ -404,7 +405,7 @@ func (e *evaluator) all(ctx context.Context) error {
 		}
 		if e.opts.JSON {
 			if err := writeJSON(e.opts.Stdout, o.res); err != nil {
-				return repl.Exitf(repl.CodeFailed, "writing JSON: %v", err)
+				return cliexit.Errorf(cliexit.Failed, "writing JSON: %v", err)
 			}
 			continue
 		}
@@ -424,7 +425,7 @@ func (e *evaluator) all(ctx context.Context) error {
 		return stop
 	}
 	if failed {
-		return &repl.ExitError{Code: repl.CodeFailed}
+		return &cliexit.Error{Code: cliexit.Failed}
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ type Options struct {
 	Stdout, Stderr io.Writer
 }
 
-// Run publishes. Its errors are *repl.ExitError (or *send.EDNError): exit
+// Run publishes. Its errors are *cliexit.Error (or *send.EDNError): exit
 // status 1 when the server refused a publish or did not answer within
 // Timeout, 2 for bad arguments or no server to talk to, 130 on Ctrl-C.
 func Run(ctx context.Context, opts Options) error {

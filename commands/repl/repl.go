@@ -6,6 +6,7 @@ package repl
 import (
 	"context"
 	"errors"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"os"
 	"os/signal"
@@ -28,13 +29,13 @@ type Options struct {
 }
 
 // Run connects and runs the REPL until the input ends. Its errors are
-// *front.ExitError: CodeUnavailable when there is no server (or it went away),
-// CodeFailed when piped input had a failing eval, CodeInterrupted on Ctrl-C in
+// *cliexit.Error: cliexit.Unavailable when there is no server (or it went away),
+// cliexit.Failed when piped input had a failing eval, cliexit.Interrupted on Ctrl-C in
 // piped mode, 143 on SIGTERM.
 func Run(ctx context.Context, opts Options) error {
 	target, err := nreplfind.Find(opts.Host, opts.Port, opts.Dir)
 	if err != nil {
-		return front.Exitf(front.CodeUnavailable, "%v", err)
+		return cliexit.Errorf(cliexit.Unavailable, "%v", err)
 	}
 
 	// The caller's ctx ends at the first SIGINT, but in a REPL Ctrl-C
@@ -65,7 +66,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	c, err := nreplfind.Dial(ctx, target)
 	if err != nil {
-		return front.Exitf(front.CodeUnavailable, "%v", err)
+		return cliexit.Errorf(cliexit.Unavailable, "%v", err)
 	}
 	defer c.Close()
 
@@ -80,7 +81,7 @@ func Run(ctx context.Context, opts Options) error {
 		Interrupts:  interrupts,
 	})
 	if errors.Is(err, context.Canceled) {
-		return &front.ExitError{Code: 128 + int(syscall.SIGTERM)}
+		return &cliexit.Error{Code: 128 + int(syscall.SIGTERM)}
 	}
 	return err
 }

@@ -5,9 +5,11 @@ package runtimes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -86,9 +88,9 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) error {
 
 // unwrapURLError drops net/http's "Get \"url\":" prefix, which repeats the address.
 func unwrapURLError(err error) error {
-	type unwrapper interface{ Unwrap() error }
-	if u, ok := err.(unwrapper); ok && strings.HasPrefix(err.Error(), "Get ") {
-		return u.Unwrap()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
 	}
 	return err
 }

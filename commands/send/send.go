@@ -37,7 +37,7 @@ type Options struct {
 	Stdout, Stderr io.Writer
 }
 
-// Run sends and prints. Its errors are *repl.ExitError (or *EDNError):
+// Run sends and prints. Its errors are *cliexit.Error (or *EDNError):
 // exit status 1 when the server reported an error or an awaited answer did
 // not come within Timeout, 2 for bad arguments or no server to talk to, 130
 // on Ctrl-C.

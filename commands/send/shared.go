@@ -1,13 +1,14 @@
 package send
 
 // What sente send, sente subscribe and sente publish share: the address, the
-// connection, event ids, EDN from arguments and from stdin, and the exit codes.
+// connection, event ids, and EDN from arguments and from stdin.
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"log/slog"
 	"net/url"
@@ -19,7 +20,6 @@ import (
 
 	"olympos.io/encoding/edn"
 
-	"github.com/sente-clj/sente/repl"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -33,23 +33,12 @@ const DefaultTimeout = 10 * time.Second
 // MaxLine is the longest stdin line read: the largest frame a gateway accepts.
 const MaxLine = 1 << 20
 
-// Exit codes, as every sente command uses them (see repl.ExitError).
-const (
-	CodeFailed      = repl.CodeFailed      // 1: the server reported an error, or an answer did not come
-	CodeUnavailable = repl.CodeUnavailable // 2: cannot connect, lost the connection, or bad arguments
-	CodeInterrupted = repl.CodeInterrupted // 130: Ctrl-C
-)
-
 // Usagef is a bad-arguments error: exit status 2.
-func Usagef(format string, args ...any) error {
-	return repl.Exitf(CodeUnavailable, format, args...)
-}
+func Usagef(format string, args ...any) error { return cliexit.Usagef(format, args...) }
 
 // Failedf is an error the server reported, or an answer that did not come:
 // exit status 1.
-func Failedf(format string, args ...any) error {
-	return repl.Exitf(CodeFailed, format, args...)
-}
+func Failedf(format string, args ...any) error { return cliexit.Failedf(format, args...) }
 
 // NormalizeURL turns what a user types into a sente-lite WebSocket URL:
 // ws:// is added when no scheme is given, http(s):// becomes ws(s):// (so a
@@ -115,10 +104,10 @@ func Connect(ctx context.Context, c *sentelite.Client) error {
 	case err == nil:
 		return nil
 	case errors.Is(ctx.Err(), context.Canceled):
-		return repl.Exitf(CodeInterrupted, "interrupted")
+		return cliexit.Errorf(cliexit.Interrupted, "interrupted")
 	}
 	// sentelite says "connect to URL: why", on one line.
-	return repl.Exitf(CodeUnavailable, "%s", oneLine(err.Error()))
+	return cliexit.Errorf(cliexit.Unavailable, "%s", oneLine(err.Error()))
 }
 
 // Lost is the error for a connection that failed after it was made.
@@ -129,7 +118,7 @@ func Lost(wsURL string, err error) error {
 	} else if errors.Is(err, sentelite.ErrClosed) {
 		msg = "the server closed it"
 	}
-	return repl.Exitf(CodeUnavailable, "lost the connection to %s: %s", wsURL, oneLine(msg))
+	return cliexit.Errorf(cliexit.Unavailable, "lost the connection to %s: %s", wsURL, oneLine(msg))
 }
 
 // WaitError turns an error from waiting for an answer into an exit: Ctrl-C
@@ -137,7 +126,7 @@ func Lost(wsURL string, err error) error {
 func WaitError(ctx context.Context, wsURL string, err error, timeout time.Duration, what string) error {
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
-		return repl.Exitf(CodeInterrupted, "interrupted")
+		return cliexit.Errorf(cliexit.Interrupted, "interrupted")
 	case errors.Is(err, context.DeadlineExceeded):
 		return Failedf("%s within %s (--timeout)", what, timeout)
 	case errors.Is(err, sentelite.ErrClosed), errors.Is(err, sentelite.ErrNotConnected):
@@ -189,7 +178,7 @@ func (e *EDNError) Error() string {
 }
 
 // ExitCode makes an EDNError exit status 2 (bad input).
-func (e *EDNError) ExitCode() int { return CodeUnavailable }
+func (e *EDNError) ExitCode() int { return cliexit.Usage }
 
 var atByteRE = regexp.MustCompile(`\s*(?:starting )?at byte (\d+)`)
 

@@ -45,7 +45,7 @@ type Options struct {
 	Stdout, Stderr io.Writer
 }
 
-// Run subscribes and prints until done. Its errors are *repl.ExitError: exit
+// Run subscribes and prints until done. Its errors are *cliexit.Error: exit
 // status 1 when a subscribe was refused (or not answered), or Timeout passed
 // before Count messages; 2 for bad arguments or no server to connect to.
 // Ctrl-C (ctx cancelled) is a normal end.
