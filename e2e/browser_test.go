@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/peers"
 	"github.com/sente-clj/sente/nrepl"
 )
@@ -283,7 +284,10 @@ func testNSPersists(t *testing.T, b *peers.Browser, path string) {
 // closes (how == "close") or its renderer crashes (how == "crash") ends with err
 // and done for the editor, promptly.
 func testRuntimeLeavesMidEval(t *testing.T, b *peers.Browser, path, how string) {
-	g := startGateway(t, nil)
+	// The eval sent after the page left waits (--runtime-wait) for the tab
+	// opened next, which on a busy machine takes as long as any page: up to
+	// pageReady, not the harness's 10 s.
+	g := startGateway(t, func(c *gateway.Config) { c.RuntimeWait = pageReady })
 	p := openRuntimePage(t, b, g, path)
 	c := g.editor(t)
 	if res := eval(t, c, "", "(+ 1 2)", nil); !slices.Equal(res.Values, []string{"3"}) {

@@ -154,7 +154,7 @@ func openRuntimePage(t *testing.T, b *peers.Browser, g *gw, path string) *peers.
 	t.Helper()
 	before := len(g.runtimes(t))
 	p := openPage(t, b, strings.TrimSuffix(g.PageURL(), "/")+path, "document.body.dataset.state === 'connected'")
-	g.waitRuntimes(t, before+1, 10*time.Second)
+	g.waitRuntimes(t, before+1, pageReady)
 	return p
 }
 
