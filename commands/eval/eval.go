@@ -17,6 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
+	"github.com/sente-clj/sente/internal/cmdutil"
 	"github.com/sente-clj/sente/internal/nreplfind"
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/repl"
@@ -458,4 +461,60 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// NewCommand is `sente eval`, its flags bound to an Options that run gets
+// once the command line is parsed; a nil run runs the command.
+func NewCommand(run func(*cli.Context, *Options) error) *cli.Command {
+	opts := &Options{}
+	exprs := &cmdutil.CodeList{Env: "SENTE_EVAL_EXPR"}
+	if run == nil {
+		run = func(c *cli.Context, o *Options) error { return Run(c.Context, *o) }
+	}
+	return &cli.Command{
+		Name:      "eval",
+		Usage:     "evaluate code on an nREPL server and print the values",
+		UsageText: "sente eval [--host H] [--port N] [-e CODE]... [-f FILE] [--ns NS] [--all] [--json] [--timeout D]",
+		Description: `Evaluates code on the nREPL server found as editors find it (--host/--port, else
+.nrepl-port in this or a parent directory, else 127.0.0.1:1339): a sente gateway's
+browser runtime, nbb, or a JVM. Code comes from -f FILE, then each -e CODE in turn,
+or from stdin when neither is given. Each value is printed on a line of its own, the
+code's out on stdout and err on stderr. Evaluation stops at the first error. Code
+that reads *in* gets sente's stdin when that is piped and not the code itself: nREPL
+gives input only to an evaluation in a session, which sente clones when the code
+names *in*, read-line, read, read+string or repl (else it evaluates without one).
+
+Exit status: 0 ok; 1 the code threw or the server reported an error (or --timeout
+passed); 2 no server to connect to, or bad arguments; 130 interrupted.
+
+Examples:
+   sente eval -e '(+ 1 2)'
+   # 3
+   echo '(println "hi") (* 6 7)' | sente eval
+   sente eval -f setup.cljs -e '(start!)' --ns my.app
+   sente eval --all -e '(.-userAgent js/navigator)'     # every browser runtime, "r1: ..."
+   sente eval --json -e '(/ 1 0)'  # {"values":[],"out":"","err":"...","status":[...]}`,
+		Flags: append(cmdutil.NREPLClientFlags(&opts.Host, &opts.Port),
+			&cli.GenericFlag{Name: "expr", Aliases: []string{"e"}, Value: exprs, EnvVars: []string{"SENTE_EVAL_EXPR"},
+				Usage: "`CODE` to evaluate; repeat for more (taken whole: commas are Clojure whitespace, not separators)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, EnvVars: []string{"SENTE_EVAL_FILE"}, Destination: &opts.File,
+				Usage: "evaluate the contents of `FILE` (- is stdin), before any -e"},
+			&cli.StringFlag{Name: "ns", EnvVars: []string{"SENTE_EVAL_NS"}, Destination: &opts.NS, Usage: "evaluate in namespace `NS` (sent with each eval)"},
+			&cli.BoolFlag{Name: "all", EnvVars: []string{"SENTE_EVAL_ALL"}, Destination: &opts.All,
+				Usage: "evaluate on every runtime connected to a sente gateway; each line of output starts with the runtime's id"},
+			&cli.BoolFlag{Name: "json", EnvVars: []string{"SENTE_EVAL_JSON"}, Destination: &opts.JSON,
+				Usage: `print one JSON object: {"values":[...],"out":..,"err":..,"status":[...]}; with --all one per runtime, with "runtime"`},
+			&cli.DurationFlag{Name: "timeout", EnvVars: []string{"SENTE_EVAL_TIMEOUT"}, Destination: &opts.Timeout,
+				Usage: "give up after `DURATION` (e.g. 10s), asking the server to interrupt the evaluation (0 = no limit)"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cliexit.Usagef("unexpected argument %q: give code with -e or -f, or on stdin (see sente eval --help)", c.Args().First())
+			}
+			opts.Exprs = exprs.Vals
+			opts.Stdin, opts.StdinIsTerminal, opts.StdinPiped = os.Stdin, repl.IsTerminal(os.Stdin), cmdutil.IsPiped(os.Stdin)
+			opts.Stdout, opts.Stderr = c.App.Writer, c.App.ErrWriter
+			return cmdutil.Exit(run(c, opts))
+		},
+	}
 }

@@ -6,8 +6,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
 
 	gw "github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/cliexit"
+	"github.com/sente-clj/sente/internal/cmdutil"
 )
 
 // Options are the command's flags, already parsed.
@@ -33,4 +40,96 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) error {
 	fmt.Fprintln(stdout, srv.StartupLine())
 	fmt.Fprintf(stdout, "sente gateway: open %s in a browser\n", srv.PageURL())
 	return srv.Serve(ctx)
+}
+
+// maxMessageBytesCeiling bounds --max-message-bytes: a sente-lite frame is
+// held whole in memory.
+const maxMessageBytesCeiling = 1 << 30
+
+// NewCommand is `sente gateway`, its flags bound to an Options that run gets
+// once the command line is parsed; a nil run runs the command. Every flag's
+// default is gateway.DefaultConfig's.
+func NewCommand(run func(*cli.Context, *Options) error) *cli.Command {
+	def := gw.DefaultConfig()
+	opts := &Options{Config: def}
+	cfg := &opts.Config
+	// Values that are checked or converted once parsed.
+	var scittle, maxNREPLMessage, maxMessageBytes string
+	var allowOrigins cli.StringSlice
+	if run == nil {
+		run = func(c *cli.Context, o *Options) error { return Run(c.Context, *o, c.App.Writer) }
+	}
+	return &cli.Command{
+		Name:  "gateway",
+		Usage: "run the nREPL server for editors, bridged to browser runtimes",
+		Description: `Starts an nREPL server for editors and an HTTP server whose page runs Scittle.
+Open the page in a browser, connect your editor to the nREPL port, and evaluate.
+
+Example:
+   sente gateway --scittle node_modules/scittle/dist
+   # nREPL server started on port 1339 on host 127.0.0.1 - nrepl://127.0.0.1:1339
+   # sente gateway: open http://127.0.0.1:1340/ in a browser`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "host", Value: def.Host, EnvVars: []string{"SENTE_HOST"}, Destination: &cfg.Host, Usage: "interface to listen on; keep it loopback unless you trust the network"},
+			&cli.IntFlag{Name: "nrepl-port", Value: def.NREPLPort, EnvVars: []string{"SENTE_NREPL_PORT"}, Destination: &cfg.NREPLPort, Usage: "nREPL port for editors (0 = any free port)"},
+			&cli.IntFlag{Name: "port", Value: def.HTTPPort, EnvVars: []string{"SENTE_PORT"}, Destination: &cfg.HTTPPort, Usage: "HTTP and WebSocket port for browsers (0 = any free port)"},
+			&cli.StringFlag{Name: "port-file", Value: def.PortFile, EnvVars: []string{"SENTE_PORT_FILE"}, Destination: &cfg.PortFile, Usage: "file that gets the nREPL port, for editors to find (\"\" disables; removed on exit)"},
+			&cli.StringFlag{Name: "scittle", Value: def.Scittle, EnvVars: []string{"SENTE_SCITTLE"}, Destination: &scittle, Usage: "where the page loads Scittle from: a URL base, or a local directory served under /scittle/"},
+			&cli.DurationFlag{Name: "runtime-wait", Value: def.RuntimeWait, EnvVars: []string{"SENTE_RUNTIME_WAIT"}, Destination: &cfg.RuntimeWait, Usage: "how long a request waits for a browser runtime to connect"},
+			&cli.DurationFlag{Name: "eval-timeout", Value: def.EvalTimeout, EnvVars: []string{"SENTE_EVAL_TIMEOUT"}, Destination: &cfg.EvalTimeout, Usage: "how long a forwarded request may take (0 = no limit)"},
+			&cli.StringSliceFlag{Name: "allow-origin", EnvVars: []string{"SENTE_ALLOW_ORIGIN"}, Destination: &allowOrigins, Usage: "also accept WebSockets from this origin (repeatable; * wildcards, e.g. https://*.example.com)"},
+			&cli.StringFlag{Name: "max-nrepl-message", Value: cmdutil.FormatSize(def.MaxNREPLMessage), EnvVars: []string{"SENTE_MAX_NREPL_MESSAGE"}, Destination: &maxNREPLMessage, Usage: "largest nREPL message accepted from an editor or runtime (bytes, or with KiB/MiB/GiB)"},
+			&cli.StringFlag{Name: "csrf-token", EnvVars: []string{"SENTE_CSRF_TOKEN"}, Destination: &cfg.CSRFToken, Usage: "CSRF token sent in every sente-lite handshake (default: generated at start)"},
+			&cli.DurationFlag{Name: "heartbeat-interval", Value: def.HeartbeatInterval, EnvVars: []string{"SENTE_HEARTBEAT_INTERVAL"}, Destination: &cfg.HeartbeatInterval, Usage: "ping WebSocket peers that have been quiet this long (0 = never)"},
+			&cli.DurationFlag{Name: "heartbeat-timeout", Value: def.HeartbeatTimeout, EnvVars: []string{"SENTE_HEARTBEAT_TIMEOUT"}, Destination: &cfg.HeartbeatTimeout, Usage: "close WebSocket peers silent this long, pongs included (0 = never)"},
+			&cli.StringFlag{Name: "max-message-bytes", Value: cmdutil.FormatSize(int64(def.MaxMessageBytes)), EnvVars: []string{"SENTE_MAX_MESSAGE_BYTES"}, Destination: &maxMessageBytes, Usage: "largest sente-lite frame a client may send"},
+			&cli.IntFlag{Name: "max-connections", Value: def.MaxConnections, EnvVars: []string{"SENTE_MAX_CONNECTIONS"}, Destination: &cfg.MaxConnections, Usage: "open sente-lite connections; more are refused with 503 (0 = no limit)"},
+			&cli.IntFlag{Name: "max-subscriptions", Value: def.MaxSubscriptions, EnvVars: []string{"SENTE_MAX_SUBSCRIPTIONS"}, Destination: &cfg.MaxSubscriptions, Usage: "channels one sente-lite connection may subscribe to (0 = no limit)"},
+			&cli.IntFlag{Name: "max-subscribers", Value: def.MaxSubscribers, EnvVars: []string{"SENTE_MAX_SUBSCRIBERS"}, Destination: &cfg.MaxSubscribers, Usage: "subscribers one channel may have (0 = no limit)"},
+			&cli.IntFlag{Name: "client-queue", Value: def.ClientQueue, EnvVars: []string{"SENTE_CLIENT_QUEUE"}, Destination: &cfg.ClientQueue, Usage: "frames queued per sente-lite client; a client that lets it fill is closed as a slow consumer"},
+			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BATCH"}, Destination: &cfg.Batch, Usage: "send events that queue up as one sente batch frame [[ev1] [ev2]] (--batch=false: one frame each)"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := cmdutil.NoArgs(c); err != nil {
+				return err
+			}
+			log, err := cmdutil.NewLogger(c)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			if cfg.Scittle, err = scittleSource(scittle); err != nil {
+				return cliexit.Usagef("--scittle: %v", err)
+			}
+			cfg.AllowOrigins = allowOrigins.Value()
+			if cfg.MaxNREPLMessage, err = cmdutil.ParseSize(maxNREPLMessage); err != nil {
+				return cliexit.Usagef("--max-nrepl-message: %v", err)
+			}
+			n, err := cmdutil.ParseSize(maxMessageBytes)
+			if err != nil || n > maxMessageBytesCeiling {
+				return cliexit.Usagef("--max-message-bytes: %q is not a size from 1 byte to 1GiB", maxMessageBytes)
+			}
+			cfg.MaxMessageBytes = int(n)
+			if err := run(c, opts); err != nil {
+				return cliexit.Usagef("%s", err.Error())
+			}
+			return nil
+		},
+	}
+}
+
+// scittleSource checks --scittle: a URL base is taken as it is; anything else
+// is a directory that must exist, so a typo does not silently become a URL.
+func scittleSource(v string) (string, error) {
+	if strings.Contains(v, "://") || strings.HasPrefix(v, "//") {
+		return v, nil
+	}
+	fi, err := os.Stat(v)
+	if err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("%q is neither a URL nor a directory (for Scittle from npm: node_modules/scittle/dist)", v)
+	}
+	if _, err := os.Stat(filepath.Join(v, "scittle.js")); err != nil {
+		return "", fmt.Errorf("directory %q has no scittle.js", v)
+	}
+	return v, nil
 }

@@ -12,6 +12,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/urfave/cli/v2"
+
+	"github.com/sente-clj/sente/internal/cmdutil"
 	"github.com/sente-clj/sente/internal/nreplfind"
 	front "github.com/sente-clj/sente/repl"
 )
@@ -84,4 +87,45 @@ func Run(ctx context.Context, opts Options) error {
 		return &cliexit.Error{Code: 128 + int(syscall.SIGTERM)}
 	}
 	return err
+}
+
+// NewCommand is `sente repl`, its flags bound to an Options that run gets
+// once the command line is parsed; a nil run runs the command.
+func NewCommand(run func(*cli.Context, *Options) error) *cli.Command {
+	opts := &Options{}
+	if run == nil {
+		run = func(c *cli.Context, o *Options) error { return Run(c.Context, *o) }
+	}
+	return &cli.Command{
+		Name:      "repl",
+		Usage:     "an interactive REPL on an nREPL server: a gateway's browser runtimes, nbb, a JVM",
+		UsageText: "sente repl [--host H] [--port N] [--history-file FILE]",
+		Description: `Connects to the nREPL server found as editors find it (--host/--port, else
+.nrepl-port in this or a parent directory, else 127.0.0.1:1339) and reads forms with
+history and Tab completion; a form spanning lines is sent once it is complete. Ctrl-C
+interrupts an evaluation (or clears the input), Ctrl-D exits. :help lists commands;
+on a sente gateway :runtimes lists the browser runtimes and :use ID pins the REPL to
+one (:use alone follows the newest again).
+
+When stdin is not a terminal, forms are read from it and each result printed, with
+no prompt; the exit status is then 1 if any evaluation failed.
+
+Examples:
+   sente repl
+   # user=> (+ 1 2)
+   # 3
+   sente repl --port 7888 --history-file ''
+   printf '(def x 40)\n(+ x 2)\n' | sente repl`,
+		Flags: append(cmdutil.NREPLClientFlags(&opts.Host, &opts.Port),
+			&cli.StringFlag{Name: "history-file", Value: front.DefaultHistoryFile(), EnvVars: []string{"SENTE_REPL_HISTORY_FILE"}, Destination: &opts.HistoryFile,
+				Usage: "`FILE` the REPL keeps its history in (\"\" keeps none; $XDG_STATE_HOME/sente/history when XDG_STATE_HOME is set, else ~/.sente_history)"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cliexit.Usagef("unexpected argument %q: sente repl reads forms at its prompt or from stdin (see sente repl --help)", c.Args().First())
+			}
+			opts.Stdin, opts.Stdout, opts.Stderr = os.Stdin, c.App.Writer, c.App.ErrWriter
+			return cmdutil.Exit(run(c, opts))
+		},
+	}
 }

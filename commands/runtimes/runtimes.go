@@ -14,8 +14,18 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/cliexit"
+	"github.com/sente-clj/sente/internal/cmdutil"
 )
+
+// DefaultURL is the gateway's HTTP address on its default port.
+const DefaultURL = "http://127.0.0.1:1340"
+
+// DefaultTimeout bounds the request.
+const DefaultTimeout = 5 * time.Second
 
 // Options are the command's flags.
 type Options struct {
@@ -93,4 +103,36 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// NewCommand is `sente runtimes`, its flags bound to an Options that run
+// gets once the command line is parsed; a nil run runs the command.
+func NewCommand(run func(*cli.Context, *Options) error) *cli.Command {
+	opts := &Options{}
+	if run == nil {
+		run = func(c *cli.Context, o *Options) error { return Run(c.Context, *o, c.App.Writer) }
+	}
+	return &cli.Command{
+		Name:  "runtimes",
+		Usage: "list the browser runtimes connected to a gateway",
+		Description: `Shows each runtime's id (for :use ID in sente repl), its kind (scittle-nrepl or
+sente-lite), how long it has been connected, requests pending, and its user agent.
+
+Example:
+   sente runtimes
+   sente runtimes --url http://127.0.0.1:1340 --json`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "url", Value: DefaultURL, EnvVars: []string{"SENTE_URL"}, Destination: &opts.URL, Usage: "the gateway's HTTP address"},
+			&cli.BoolFlag{Name: "json", EnvVars: []string{"SENTE_JSON"}, Destination: &opts.JSON, Usage: "print JSON instead of a table"},
+			&cli.DurationFlag{Name: "timeout", Value: DefaultTimeout, EnvVars: []string{"SENTE_TIMEOUT"}, Destination: &opts.Timeout, Usage: "give up after this long"},
+		},
+		Action: func(c *cli.Context) error {
+			err := run(c, opts)
+			var unreachable *ErrUnreachable
+			if errors.As(err, &unreachable) {
+				return cliexit.Usagef("%s", err.Error())
+			}
+			return cmdutil.Exit(err)
+		},
+	}
 }

@@ -1,36 +1,22 @@
-package main
+package send
 
 import (
-	"context"
-	"log/slog"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
-	sendcmd "github.com/sente-clj/sente/commands/send"
+	"github.com/sente-clj/sente/internal/cmdutil"
 )
 
-// chskURLFlag is --url for the sente-lite clients (send, subscribe, publish).
-// Its variable is SENTE_CHSK_URL: SENTE_URL is sente runtimes' http:// base.
-func chskURLFlag() cli.Flag {
-	return &cli.StringFlag{Name: "url", Value: sendcmd.DefaultURL, EnvVars: []string{"SENTE_CHSK_URL"},
-		Usage: "the server's sente-lite WebSocket `URL` (ws:// is assumed, http:// becomes ws://, no path means /chsk)"}
-}
-
-// clientLogger is the sentelite connection log: shown with --log-level debug
-// only, so that a client command's stderr holds its own lines and nothing else.
-func clientLogger(c *cli.Context) (*slog.Logger, error) {
-	log, err := newLogger(c)
-	if err != nil {
-		return nil, err
+// NewCommand is `sente send`, its flags bound to an Options that run gets
+// once the command line is parsed; a nil run runs the command. (It is a file
+// of its own, apart from send.go, only to keep merges of parallel work on
+// the command's behaviour simple.)
+func NewCommand(run func(*cli.Context, *Options) error) *cli.Command {
+	opts := &Options{}
+	if run == nil {
+		run = func(c *cli.Context, o *Options) error { return Run(c.Context, *o) }
 	}
-	if !log.Enabled(context.Background(), slog.LevelDebug) {
-		return nil, nil
-	}
-	return log, nil
-}
-
-func sendCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "send",
 		Usage:     "send events to a sente-lite server and print replies or answering events",
@@ -59,24 +45,22 @@ Examples:
    sente send --reply my-app/question '[1 2 3]'
    printf '[:my-app/a 1]\n[:my-app/b 2]\n' | sente send --url ws://127.0.0.1:1340/chsk`,
 		Flags: []cli.Flag{
-			chskURLFlag(),
-			&cli.BoolFlag{Name: "reply", EnvVars: []string{"SENTE_SEND_REPLY"},
+			cmdutil.ChskURLFlag(&opts.URL, DefaultURL),
+			&cli.BoolFlag{Name: "reply", EnvVars: []string{"SENTE_SEND_REPLY"}, Destination: &opts.Reply,
 				Usage: "send the callback form and print the reply as EDN"},
-			&cli.StringFlag{Name: "expect", EnvVars: []string{"SENTE_SEND_EXPECT"},
+			&cli.StringFlag{Name: "expect", EnvVars: []string{"SENTE_SEND_EXPECT"}, Destination: &opts.Expect,
 				Usage: "after each send, wait for the first event `EVENT-ID` (e.g. :sente-lite/echo) and print it"},
-			&cli.DurationFlag{Name: "timeout", Value: sendcmd.DefaultTimeout, EnvVars: []string{"SENTE_SEND_TIMEOUT"},
+			&cli.DurationFlag{Name: "timeout", Value: DefaultTimeout, EnvVars: []string{"SENTE_SEND_TIMEOUT"}, Destination: &opts.Timeout,
 				Usage: "give up connecting, or waiting for a reply or an --expect event, after `DURATION` (0 = no limit)"},
 		},
 		Action: func(c *cli.Context) error {
-			log, err := clientLogger(c)
+			log, err := cmdutil.ClientLogger(c)
 			if err != nil {
 				return err
 			}
-			return exitError(sendcmd.Run(c.Context, sendcmd.Options{
-				URL: c.String("url"), Args: c.Args().Slice(),
-				Reply: c.Bool("reply"), Expect: c.String("expect"), Timeout: c.Duration("timeout"),
-				Logger: log, Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
-			}))
+			opts.Args, opts.Logger = c.Args().Slice(), log
+			opts.Stdin, opts.Stdout, opts.Stderr = os.Stdin, c.App.Writer, c.App.ErrWriter
+			return cmdutil.Exit(run(c, opts))
 		},
 	}
 }
