@@ -1,0 +1,49 @@
+package publish_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sente-clj/sente/commands/publish"
+	"github.com/sente-clj/sente/commands/send"
+	"github.com/sente-clj/sente/internal/testutil"
+)
+
+func TestOptionsFromArgv(t *testing.T) {
+	type flags struct {
+		URL                  string
+		Args                 []string
+		ExcludeSelf, Verbose bool
+		Timeout              time.Duration
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		argv []string
+		want flags
+	}{
+		{"defaults", nil, []string{"news"}, flags{URL: send.DefaultURL, Args: []string{"news"}, Timeout: send.DefaultTimeout}},
+		{"every flag", nil, []string{"--url", "h:1", "--exclude-self", "--verbose", "--timeout", "2s", "news", "{:a 1}"},
+			flags{URL: "h:1", Args: []string{"news", "{:a 1}"}, ExcludeSelf: true, Verbose: true, Timeout: 2 * time.Second}},
+		{"environment", map[string]string{"SENTE_CHSK_URL": "h:2", "SENTE_PUBLISH_EXCLUDE_SELF": "true", "SENTE_PUBLISH_VERBOSE": "true", "SENTE_PUBLISH_TIMEOUT": "0"},
+			[]string{"news"}, flags{URL: "h:2", Args: []string{"news"}, ExcludeSelf: true, Verbose: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.ClearEnv(t, "SENTE_")
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var got *publish.Options
+			cmd := publish.NewCommand(func(_ *cli.Context, o *publish.Options) error { got = o; return nil })
+			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
+				t.Fatal(err)
+			}
+			if f := (flags{got.URL, got.Args, got.ExcludeSelf, got.Verbose, got.Timeout}); !reflect.DeepEqual(f, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", f, tc.want)
+			}
+		})
+	}
+}

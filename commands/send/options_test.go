@@ -1,0 +1,49 @@
+package send_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sente-clj/sente/commands/send"
+	"github.com/sente-clj/sente/internal/testutil"
+)
+
+func TestOptionsFromArgv(t *testing.T) {
+	type flags struct {
+		URL     string
+		Args    []string
+		Reply   bool
+		Expect  string
+		Timeout time.Duration
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		argv []string
+		want flags
+	}{
+		{"defaults", nil, nil, flags{URL: send.DefaultURL, Args: []string{}, Timeout: send.DefaultTimeout}},
+		{"every flag", nil, []string{"--url", "h:1", "--reply", "--expect", ":a/b", "--timeout", "2s", ":my/ev", "{:a 1}"},
+			flags{URL: "h:1", Args: []string{":my/ev", "{:a 1}"}, Reply: true, Expect: ":a/b", Timeout: 2 * time.Second}},
+		{"environment", map[string]string{"SENTE_CHSK_URL": "h:2", "SENTE_SEND_REPLY": "true", "SENTE_SEND_EXPECT": ":c/d", "SENTE_SEND_TIMEOUT": "0"},
+			nil, flags{URL: "h:2", Args: []string{}, Reply: true, Expect: ":c/d"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.ClearEnv(t, "SENTE_")
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var got *send.Options
+			cmd := send.NewCommand(func(_ *cli.Context, o *send.Options) error { got = o; return nil })
+			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
+				t.Fatal(err)
+			}
+			if f := (flags{got.URL, got.Args, got.Reply, got.Expect, got.Timeout}); !reflect.DeepEqual(f, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", f, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,50 @@
+package subscribe_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sente-clj/sente/commands/send"
+	"github.com/sente-clj/sente/commands/subscribe"
+	"github.com/sente-clj/sente/internal/testutil"
+)
+
+func TestOptionsFromArgv(t *testing.T) {
+	type flags struct {
+		URL      string
+		Channels []string
+		Count    int
+		Timeout  time.Duration
+		JSON     bool
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		argv []string
+		want flags
+	}{
+		{"defaults", nil, []string{"news"}, flags{URL: send.DefaultURL, Channels: []string{"news"}}},
+		{"every flag", nil, []string{"--url", "h:1", "--count", "3", "--timeout", "2s", "--json", "news", "sport"},
+			flags{URL: "h:1", Channels: []string{"news", "sport"}, Count: 3, Timeout: 2 * time.Second, JSON: true}},
+		{"environment", map[string]string{"SENTE_CHSK_URL": "h:2", "SENTE_SUBSCRIBE_COUNT": "4", "SENTE_SUBSCRIBE_TIMEOUT": "1m", "SENTE_SUBSCRIBE_JSON": "true"},
+			[]string{"news"}, flags{URL: "h:2", Channels: []string{"news"}, Count: 4, Timeout: time.Minute, JSON: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.ClearEnv(t, "SENTE_")
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var got *subscribe.Options
+			cmd := subscribe.NewCommand(func(_ *cli.Context, o *subscribe.Options) error { got = o; return nil })
+			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
+				t.Fatal(err)
+			}
+			if f := (flags{got.URL, got.Channels, got.Count, got.Timeout, got.JSON}); !reflect.DeepEqual(f, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", f, tc.want)
+			}
+		})
+	}
+}
