@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -189,4 +190,98 @@ func ClearEnv(t testing.TB, prefix string) {
 			os.Unsetenv(k)
 		}
 	}
+}
+
+// OpRecorder is a TCP proxy in front of an nREPL server that records every
+// request a client sends through it before passing it on, so a test can see
+// which ops a client sent, and wait until it sent one.
+type OpRecorder struct {
+	ln   net.Listener
+	mu   sync.Mutex
+	reqs []nrepl.Msg
+}
+
+// RecordOps starts a recorder in front of the nREPL server at upstream
+// (host:port); it stops when the test ends.
+func RecordOps(t testing.TB, upstream string) *OpRecorder {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &OpRecorder{ln: ln}
+	var conns sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		conns.Wait()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer conns.Done()
+				r.serve(c, upstream)
+			}()
+		}
+	}()
+	return r
+}
+
+// Port is the port clients connect to instead of the server's.
+func (r *OpRecorder) Port() int { return r.ln.Addr().(*net.TCPAddr).Port }
+
+func (r *OpRecorder) serve(c net.Conn, upstream string) {
+	defer c.Close()
+	up, err := net.Dial("tcp", upstream)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	go func() {
+		io.Copy(c, up)
+		c.Close() // the client's read ends with the server's
+	}()
+	dec := nrepl.NewDecoder(c, nrepl.Limits{})
+	for {
+		m, err := dec.Decode()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		r.reqs = append(r.reqs, m)
+		r.mu.Unlock()
+		if err := nrepl.Encode(up, m); err != nil {
+			return
+		}
+	}
+}
+
+// TakeOps returns the ops of the requests recorded so far and forgets them.
+// A client that has exited had each of its requests answered, so all of them
+// are recorded.
+func (r *OpRecorder) TakeOps() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ops := make([]string, len(r.reqs))
+	for i, m := range r.reqs {
+		ops[i] = m.Str("op")
+	}
+	r.reqs = nil
+	return ops
+}
+
+// Sent reports whether a request that match accepts has been recorded.
+func (r *OpRecorder) Sent(match func(nrepl.Msg) bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.reqs {
+		if match(m) {
+			return true
+		}
+	}
+	return false
 }
