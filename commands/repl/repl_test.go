@@ -22,6 +22,7 @@ import (
 	"github.com/sente-clj/sente/internal/peers"
 	"github.com/sente-clj/sente/internal/sentebin"
 	"github.com/sente-clj/sente/internal/simruntime"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 )
 
@@ -130,13 +131,7 @@ func startGateway(t *testing.T, tags ...string) int {
 		if _, err := simruntime.Dial(ctx, srv.HTTPAddr().String(), tagged(tag)); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for runtimeCount(t, srv.NREPLAddr().String()) <= i {
-			if time.Now().After(deadline) {
-				t.Fatal("the simulated runtime did not register")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		testutil.Eventually(t, 0, func() bool { return runtimeCount(t, srv.NREPLAddr().String()) > i }, "simulated runtime %s to register", tag)
 	}
 	return srv.NREPLAddr().Port
 }
@@ -158,7 +153,7 @@ func tagged(tag string) simruntime.Handler {
 
 func runtimeCount(t *testing.T, addr string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	c, err := nrepl.Dial(ctx, addr)
 	if err != nil {
@@ -278,20 +273,14 @@ func (term *terminal) screen() string {
 	return strings.TrimRight(strings.Join(lines, "\n"), "\n")
 }
 
-// waitFor polls the screen until cond holds, failing after timeout.
-func (term *terminal) waitFor(what string, timeout time.Duration, cond func(screen string) bool) string {
+// waitFor polls the screen until cond holds, failing after testutil.Patience.
+func (term *terminal) waitFor(what string, cond func(screen string) bool) string {
 	term.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		s := term.screen()
-		if cond(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			term.t.Fatalf("waited %v for %s; the screen:\n%s", timeout, what, s)
-		}
-		time.Sleep(30 * time.Millisecond)
+	var s string
+	if !testutil.Poll(context.Background(), 0, func() bool { s = term.screen(); return cond(s) }) {
+		term.t.Fatalf("waited %v for %s; the screen:\n%s", testutil.Patience, what, s)
 	}
+	return s
 }
 
 // lastLine is the screen's last non-empty line.
@@ -301,9 +290,9 @@ func lastLine(screen string) string {
 }
 
 // waitLast waits for the last line to be exactly want.
-func (term *terminal) waitLast(want string, timeout time.Duration) string {
+func (term *terminal) waitLast(want string) string {
 	term.t.Helper()
-	return term.waitFor(fmt.Sprintf("the last line to be %q", want), timeout, func(s string) bool { return lastLine(s) == want })
+	return term.waitFor(fmt.Sprintf("the last line to be %q", want), func(s string) bool { return lastLine(s) == want })
 }
 
 func TestInteractiveJVM(t *testing.T) {
@@ -312,7 +301,7 @@ func TestInteractiveJVM(t *testing.T) {
 	env := cleanEnv(t)
 	history := filepath.Join(t.TempDir(), "state", "history")
 	term := startTerminal(t, env, senteBin, "repl", "--port", strconv.Itoa(port), "--history-file", history)
-	screen := term.waitLast("user=>", 20*time.Second)
+	screen := term.waitLast("user=>")
 	if !strings.Contains(screen, "sente repl: connected to nREPL 1.0.0") {
 		t.Errorf("no banner:\n%s", screen)
 	}
@@ -320,73 +309,73 @@ func TestInteractiveJVM(t *testing.T) {
 	// A value, then Up recalls the input.
 	term.text("(+ 1 2)")
 	term.keys("Enter")
-	term.waitFor("the value 3", 10*time.Second, func(s string) bool { return strings.HasSuffix(s, "user=> (+ 1 2)\n3\nuser=>") })
+	term.waitFor("the value 3", func(s string) bool { return strings.HasSuffix(s, "user=> (+ 1 2)\n3\nuser=>") })
 	term.keys("Up")
-	term.waitLast("user=> (+ 1 2)", 5*time.Second)
+	term.waitLast("user=> (+ 1 2)")
 	term.keys("C-c") // clears the line
-	term.waitFor("a fresh prompt after Ctrl-C", 5*time.Second, func(s string) bool { return strings.HasSuffix(s, "^C\nuser=>") })
+	term.waitFor("a fresh prompt after Ctrl-C", func(s string) bool { return strings.HasSuffix(s, "^C\nuser=>") })
 
 	// A form over two lines.
 	term.text("(+ 1")
 	term.keys("Enter")
-	term.waitLast("  #_=>", 5*time.Second)
+	term.waitLast("  #_=>")
 	term.text("2 3)")
 	term.keys("Enter")
-	term.waitFor("the two-line form's value", 10*time.Second, func(s string) bool { return strings.HasSuffix(s, "user=> (+ 1\n  #_=> 2 3)\n6\nuser=>") })
+	term.waitFor("the two-line form's value", func(s string) bool { return strings.HasSuffix(s, "user=> (+ 1\n  #_=> 2 3)\n6\nuser=>") })
 	// ... recalled as one line.
 	term.keys("Up")
-	term.waitLast("user=> (+ 1 2 3)", 5*time.Second)
+	term.waitLast("user=> (+ 1 2 3)")
 	term.keys("C-c")
-	term.waitLast("user=>", 5*time.Second)
+	term.waitLast("user=>")
 
 	// Tab: several candidates are listed; a single one is completed.
 	term.text("(ma")
 	term.keys("Tab")
-	term.waitFor("completion candidates", 10*time.Second, func(s string) bool {
+	term.waitFor("completion candidates", func(s string) bool {
 		return strings.Contains(s, "mapcat") && strings.Contains(s, "max-key") && strings.Contains(s, "macroexpand")
 	})
 	term.keys("C-c", "C-c") // leave the candidate list, then clear the line
-	term.waitLast("user=>", 5*time.Second)
+	term.waitLast("user=>")
 	term.text("(mapc")
 	term.keys("Tab")
-	term.waitLast("user=> (mapcat", 10*time.Second)
+	term.waitLast("user=> (mapcat")
 	term.keys("C-c")
-	term.waitLast("user=>", 5*time.Second)
+	term.waitLast("user=>")
 
 	// Ctrl-C interrupts a long evaluation, quickly, and the REPL goes on.
 	term.text("(Thread/sleep 60000)")
 	term.keys("Enter")
-	term.waitLast("user=> (Thread/sleep 60000)", 5*time.Second)
-	time.Sleep(300 * time.Millisecond) // let the eval start
+	term.waitLast("user=> (Thread/sleep 60000)")
+	testutil.Eventually(t, 0, func() bool { return jvmSessionSleeping(t, port) }, "the eval to start sleeping on the JVM")
 	start := time.Now()
 	term.keys("C-c")
-	screen = term.waitFor("the interrupted note and a prompt", 10*time.Second, func(s string) bool {
+	screen = term.waitFor("the interrupted note and a prompt", func(s string) bool {
 		return strings.HasSuffix(s, "sente: evaluation interrupted\nuser=>")
 	})
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("the prompt came back %v after Ctrl-C", took)
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("the prompt came back %v after Ctrl-C: the 60 s sleep was not interrupted", took)
 	}
 	if !strings.Contains(screen, "sleep interrupted") {
 		t.Errorf("no interrupted exception from the server:\n%s", screen)
 	}
 	term.text("(+ 40 2)")
 	term.keys("Enter")
-	term.waitFor("a value after the interrupt", 10*time.Second, func(s string) bool { return strings.HasSuffix(s, "(+ 40 2)\n42\nuser=>") })
+	term.waitFor("a value after the interrupt", func(s string) bool { return strings.HasSuffix(s, "(+ 40 2)\n42\nuser=>") })
 
 	// The namespace shows in the prompts.
 	term.text("(ns my.app)")
 	term.keys("Enter")
-	term.waitLast("my.app=>", 10*time.Second)
+	term.waitLast("my.app=>")
 	term.text("[1")
 	term.keys("Enter")
-	term.waitLast("    #_=>", 5*time.Second) // as wide as "my.app=> "
+	term.waitLast("    #_=>") // as wide as "my.app=> "
 	term.text("2]")
 	term.keys("Enter")
-	term.waitLast("my.app=>", 10*time.Second)
+	term.waitLast("my.app=>")
 
 	// Ctrl-D exits; the history was kept, one line per input.
 	term.keys("C-d")
-	term.waitLast("[exited 0]", 10*time.Second)
+	term.waitLast("[exited 0]")
 	b, err := os.ReadFile(history)
 	if err != nil {
 		t.Fatal(err)
@@ -397,58 +386,89 @@ func TestInteractiveJVM(t *testing.T) {
 
 	// A new REPL recalls it.
 	term2 := startTerminal(t, env, senteBin, "repl", "--port", strconv.Itoa(port), "--history-file", history)
-	term2.waitLast("user=>", 20*time.Second)
+	term2.waitLast("user=>")
 	term2.keys("Up")
-	term2.waitLast("user=> [1 2]", 5*time.Second)
+	term2.waitLast("user=> [1 2]")
 }
 
 func TestInteractiveNbbCannotInterrupt(t *testing.T) {
 	peers.Require(t, tmuxAvailable(), "tmux", "apt-get install -y --no-install-recommends tmux")
-	port := peers.StartNbbNREPLServer(t)
-	term := startTerminal(t, cleanEnv(t), senteBin, "repl", "--port", strconv.Itoa(port), "--history-file", "")
-	term.waitLast("user=>", 20*time.Second)
+	// Through a recorder, to see when the eval has been sent.
+	rec := testutil.RecordOps(t, "127.0.0.1:"+strconv.Itoa(peers.StartNbbNREPLServer(t)))
+	term := startTerminal(t, cleanEnv(t), senteBin, "repl", "--port", strconv.Itoa(rec.Port()), "--history-file", "")
+	term.waitLast("user=>")
 	term.text(`(str "a" "b")`)
 	term.keys("Enter")
-	term.waitFor("a value", 10*time.Second, func(s string) bool { return strings.HasSuffix(s, "\n\"ab\"\nuser=>") })
+	term.waitFor("a value", func(s string) bool { return strings.HasSuffix(s, "\n\"ab\"\nuser=>") })
 	// nbb has no interrupt op: Ctrl-C stops waiting for a promise that never settles.
 	term.text("(js/Promise. (fn [_ _]))")
 	term.keys("Enter")
-	time.Sleep(300 * time.Millisecond)
+	waitEvalSent(t, rec, "(js/Promise. (fn [_ _]))")
 	term.keys("C-c")
-	term.waitFor("the prompt back", 10*time.Second, func(s string) bool {
+	term.waitFor("the prompt back", func(s string) bool {
 		return strings.Contains(s, "sente: this server cannot interrupt an evaluation; stopped waiting for it") && lastLine(s) == "user=>"
 	})
 	term.keys("C-d")
-	term.waitLast("[exited 0]", 10*time.Second)
+	term.waitLast("[exited 0]")
 }
 
 func TestInteractiveGateway(t *testing.T) {
 	peers.Require(t, tmuxAvailable(), "tmux", "apt-get install -y --no-install-recommends tmux")
-	port := startGateway(t, "A", "B")
-	term := startTerminal(t, cleanEnv(t), senteBin, "repl", "--port", strconv.Itoa(port), "--history-file", "")
-	screen := term.waitLast("user=>", 20*time.Second)
+	rec := testutil.RecordOps(t, "127.0.0.1:"+strconv.Itoa(startGateway(t, "A", "B")))
+	term := startTerminal(t, cleanEnv(t), senteBin, "repl", "--port", strconv.Itoa(rec.Port()), "--history-file", "")
+	screen := term.waitLast("user=>")
 	if !strings.Contains(screen, "(2 runtimes connected)") {
 		t.Errorf("banner:\n%s", screen)
 	}
 	term.text(":use r1")
 	term.keys("Enter")
-	term.waitFor(":use", 5*time.Second, func(s string) bool { return strings.HasSuffix(s, "using runtime r1\nuser=>") })
+	term.waitFor(":use", func(s string) bool { return strings.HasSuffix(s, "using runtime r1\nuser=>") })
 	term.text("(+ 1 2)")
 	term.keys("Enter")
-	term.waitFor("runtime A's answer", 5*time.Second, func(s string) bool {
+	term.waitFor("runtime A's answer", func(s string) bool {
 		return regexp.MustCompile(`\nA: .*\(\+ 1 2\)\nuser=>$`).MatchString(s)
 	})
 	term.text(":runtimes")
 	term.keys("Enter")
-	term.waitFor("the table", 5*time.Second, func(s string) bool {
+	term.waitFor("the table", func(s string) bool {
 		return regexp.MustCompile(`\nr1 +scittle-nrepl +selected .*\nr2 +scittle-nrepl +default .*\nuser=>$`).MatchString(s)
 	})
 	// The gateway answers interrupt itself: the REPL stops waiting at once.
 	term.text("(hang)")
 	term.keys("Enter")
-	time.Sleep(200 * time.Millisecond)
+	waitEvalSent(t, rec, "(hang)")
 	term.keys("C-c")
-	term.waitFor("the interrupted note", 5*time.Second, func(s string) bool { return strings.HasSuffix(s, "sente: evaluation interrupted\nuser=>") })
+	term.waitFor("the interrupted note", func(s string) bool { return strings.HasSuffix(s, "sente: evaluation interrupted\nuser=>") })
 	term.keys("C-d")
-	term.waitLast("[exited 0]", 10*time.Second)
+	term.waitLast("[exited 0]")
+}
+
+// waitEvalSent waits until the REPL has sent code for evaluation: from then
+// on Ctrl-C interrupts it rather than clearing the input line.
+func waitEvalSent(t *testing.T, rec *testutil.OpRecorder, code string) {
+	t.Helper()
+	testutil.Eventually(t, 0, func() bool {
+		return rec.Sent(func(m nrepl.Msg) bool { return m.Str("op") == "eval" && m.Str("code") == code })
+	}, "the REPL to send %s", code)
+}
+
+// jvmSessionSleeping reports whether an nREPL session thread of the JVM
+// server at port is sleeping: an eval of (Thread/sleep ...) has started, so
+// that an interrupt finds it running.
+func jvmSessionSleeping(t *testing.T, port int) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
+	defer cancel()
+	c, err := nrepl.Dial(ctx, "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Eval(ctx, "", `(boolean (some (fn [^Thread th] (and (.startsWith (.getName th) "nREPL-session-")
+                                                  (= Thread$State/TIMED_WAITING (.getState th))))
+                                   (keys (Thread/getAllStackTraces))))`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(res.Values) == 1 && res.Values[0] == "true"
 }
