@@ -1,7 +1,6 @@
 package subscribe_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/sente-clj/sente/commands/subscribe"
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/gatewaytest"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -38,7 +37,7 @@ func (g *testGateway) URL() string { return g.srv.ChskURL() }
 // publish sends values to channel from a client of its own.
 func (g *testGateway) publish(t *testing.T, channel string, values ...any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	o := sentelite.DefaultOptions(g.URL())
 	o.Reconnect = false
@@ -55,33 +54,15 @@ func (g *testGateway) publish(t *testing.T, channel string, values ...any) {
 	}
 }
 
-// syncBuffer is written by the command and read by the test meanwhile.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type running struct {
-	stdout, stderr *syncBuffer
+	stdout, stderr *testutil.Buffer
 	done           chan error
 }
 
 // start runs the command in the background and waits until it says it subscribed.
 func start(t *testing.T, ctx context.Context, o subscribe.Options) *running {
 	t.Helper()
-	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	r := &running{stdout: &testutil.Buffer{}, stderr: &testutil.Buffer{}, done: make(chan error, 1)}
 	o.Stdout, o.Stderr = r.stdout, r.stderr
 	go func() { r.done <- subscribe.Run(ctx, o) }()
 	r.waitStderr(t, "sente: subscribed to ")
@@ -90,17 +71,23 @@ func start(t *testing.T, ctx context.Context, o subscribe.Options) *running {
 
 func (r *running) waitStderr(t *testing.T, substr string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(r.stderr.String(), substr) {
+	var ended error
+	said := func() bool {
+		if strings.Contains(r.stderr.String(), substr) {
+			return true
+		}
 		select {
-		case err := <-r.done:
-			t.Fatalf("ended (%v) before stderr said %q; stderr:\n%s", err, substr, r.stderr.String())
+		case ended = <-r.done:
+			return true // and fails below
 		default:
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stderr did not say %q within 5s:\n%s", substr, r.stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
+	}
+	if !testutil.Poll(context.Background(), 0, said) {
+		t.Fatalf("stderr did not say %q within %v:\n%s", substr, testutil.Patience, r.stderr.String())
+	}
+	if !strings.Contains(r.stderr.String(), substr) {
+		t.Fatalf("ended (%v) before stderr said %q; stderr:\n%s", ended, substr, r.stderr.String())
 	}
 }
 
@@ -109,8 +96,8 @@ func (r *running) wait(t *testing.T) error {
 	select {
 	case err := <-r.done:
 		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("sente subscribe did not end within 10s")
+	case <-time.After(2 * testutil.Patience): // beyond the command's own --timeout
+		t.Fatalf("sente subscribe did not end within %v", 2*testutil.Patience)
 		return nil
 	}
 }
@@ -128,7 +115,7 @@ func exitCode(err error) int {
 
 func TestCountEDN(t *testing.T) {
 	g := startGateway(t, nil)
-	r := start(t, context.Background(), subscribe.Options{URL: g.URL(), Channels: []string{"news", "sport", "news"}, Count: 3, Timeout: 10 * time.Second})
+	r := start(t, context.Background(), subscribe.Options{URL: g.URL(), Channels: []string{"news", "sport", "news"}, Count: 3, Timeout: testutil.Patience})
 	g.publish(t, "news", map[edn.Keyword]any{"headline": "hi"}, int64(2))
 	g.publish(t, "other", "not subscribed")
 	g.publish(t, "sport", []any{edn.Keyword("goal")})
@@ -145,7 +132,7 @@ func TestCountEDN(t *testing.T) {
 
 func TestJSON(t *testing.T) {
 	g := startGateway(t, nil)
-	r := start(t, context.Background(), subscribe.Options{URL: g.URL(), Channels: []string{"news"}, Count: 1, JSON: true, Timeout: 10 * time.Second})
+	r := start(t, context.Background(), subscribe.Options{URL: g.URL(), Channels: []string{"news"}, Count: 1, JSON: true, Timeout: testutil.Patience})
 	g.publish(t, "news", map[edn.Keyword]any{"user-id": 1, "status": edn.Keyword("ok")})
 	if err := r.wait(t); err != nil {
 		t.Fatal(err)
@@ -198,7 +185,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr testutil.Buffer
 			tt.o.Stdout, tt.o.Stderr = &stdout, &stderr
 			err := subscribe.Run(context.Background(), tt.o)
 			if exitCode(err) != tt.code || err == nil || !regexp.MustCompile(tt.msg).MatchString(err.Error()) {
@@ -214,7 +201,7 @@ func TestErrors(t *testing.T) {
 func TestResubscribesAfterReconnect(t *testing.T) {
 	g1 := startGateway(t, nil)
 	port := g1.srv.HTTPAddr().Port
-	r := start(t, context.Background(), subscribe.Options{URL: g1.URL(), Channels: []string{"news"}, Count: 2, Timeout: 20 * time.Second})
+	r := start(t, context.Background(), subscribe.Options{URL: g1.URL(), Channels: []string{"news"}, Count: 2, Timeout: testutil.Patience})
 	g1.publish(t, "news", "before")
 	g1.stop()
 	r.waitStderr(t, "; reconnecting\n")
