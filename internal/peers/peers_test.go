@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/testutil"
 )
 
 // evalScript is the reference nrepl.core client the gateway tests use: it evaluates
@@ -166,10 +168,12 @@ func TestBrowser(t *testing.T) {
 		p := open(t)
 		errc := make(chan error, 1)
 		go func() {
-			_, err := p.Eval(ctx, `new Promise(() => {})`) // never settles
+			_, err := p.Eval(ctx, `new Promise(() => { window.evalStarted = true })`) // never settles
 			errc <- err
 		}()
-		time.Sleep(200 * time.Millisecond)
+		if err := p.WaitFor(ctx, "window.evalStarted === true"); err != nil {
+			t.Fatal(err)
+		}
 		if err := p.Close(ctx); err != nil {
 			t.Fatalf("close: %v", err)
 		}
@@ -204,17 +208,11 @@ func TestBrowser(t *testing.T) {
 
 func waitConsole(t *testing.T, p *peers.Page, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for _, line := range p.Console() {
-			if strings.Contains(line, want) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("console has no %q:\n%s", want, strings.Join(p.Console(), "\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
+	has := func() bool {
+		return slices.ContainsFunc(p.Console(), func(line string) bool { return strings.Contains(line, want) })
+	}
+	if !testutil.Poll(context.Background(), 0, has) {
+		t.Fatalf("console has no %q:\n%s", want, strings.Join(p.Console(), "\n"))
 	}
 }
 

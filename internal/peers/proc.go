@@ -5,28 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sente-clj/sente/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, kept for diagnostics.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // lineWriter calls fn with each complete line written to it (without the newline).
 type lineWriter struct {
@@ -53,8 +36,8 @@ type proc struct {
 	name    string
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
-	stdout  syncBuffer
-	stderr  syncBuffer
+	stdout  testutil.Buffer // kept for diagnostics
+	stderr  testutil.Buffer
 	done    chan struct{}
 	waitErr error
 }
