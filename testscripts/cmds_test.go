@@ -1,8 +1,8 @@
 package testscripts
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,15 +19,17 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sente-clj/sente/internal/testutil"
 )
 
 // timeout bounds every wait in these commands: a gateway starting or stopping,
-// a program run by exec-status, an HTTP request, a file appearing.
-const timeout = 10 * time.Second
+// an HTTP request, a file appearing, subscribers subscribing. It is generous:
+// a loaded machine is slow, and only a hung script reaches it.
+const timeout = testutil.Patience
 
 // stateKey indexes a script's *scriptState in testscript's per-script Values.
 type stateKey struct{}
@@ -44,8 +46,8 @@ func state(ts *testscript.TestScript) *scriptState {
 // gatewayProc is a `sente gateway` running in the background.
 type gatewayProc struct {
 	cmd    *exec.Cmd
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *testutil.Buffer
+	stderr *testutil.Buffer
 	done   chan struct{} // closed once the process has exited and its output is in
 	err    error         // cmd.Wait's result, once done is closed
 }
@@ -80,7 +82,7 @@ func cmdGatewayStart(ts *testscript.TestScript, neg bool, args []string) {
 
 	prog, err := lookPath(ts, "sente")
 	ts.Check(err)
-	g := &gatewayProc{stdout: newLockedBuffer(), stderr: newLockedBuffer(), done: make(chan struct{})}
+	g := &gatewayProc{stdout: &testutil.Buffer{}, stderr: &testutil.Buffer{}, done: make(chan struct{})}
 	g.cmd = exec.Command(prog, argv...)
 	g.cmd.Dir = ts.MkAbs(".")
 	g.cmd.Env = scriptEnv(ts)
@@ -150,7 +152,7 @@ func (g *gatewayProc) startupLines() ([]string, error) {
 			return []string{strings.TrimSuffix(lines[0], "\n"), strings.TrimSuffix(lines[1], "\n")}, nil
 		}
 		select {
-		case <-g.stdout.changed:
+		case <-g.stdout.Changed():
 		case <-g.done:
 			if lines := strings.SplitAfter(g.stdout.String(), "\n"); len(lines) > 2 {
 				continue
@@ -263,7 +265,9 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdExecStatus implements exec-status CODE PROG [ARGS...].
+// cmdExecStatus implements exec-status CODE PROG [ARGS...]: testscript's
+// exec (stdin from a preceding stdin command, the script's environment and
+// deadline), with the exit status checked exactly.
 func cmdExecStatus(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! exec-status; name the status you expect")
@@ -275,30 +279,16 @@ func cmdExecStatus(ts *testscript.TestScript, neg bool, args []string) {
 	if err != nil {
 		ts.Fatalf("exec-status: CODE %q is not a number", args[0])
 	}
-	prog, err := lookPath(ts, args[1])
-	ts.Check(err)
-
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, prog, args[2:]...)
-	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = scriptEnv(ts)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Cancel = func() error { return interrupt(cmd.Process) }
-	cmd.WaitDelay = time.Second
-	err = cmd.Run()
-	_, _ = ts.Stdout().Write(stdout.Bytes())
-	_, _ = ts.Stderr().Write(stderr.Bytes())
-
+	err = ts.Exec(args[1], args[2:]...)
 	var exitErr *exec.ExitError
+	got := 0
 	switch {
-	case ctx.Err() != nil:
-		ts.Fatalf("%s did not exit within %s", args[1], timeout)
-	case err != nil && !errors.As(err, &exitErr):
+	case errors.As(err, &exitErr):
+		got = exitErr.ExitCode()
+	case err != nil:
 		ts.Fatalf("%v", err)
 	}
-	if got := cmd.ProcessState.ExitCode(); got != want {
+	if got != want {
 		ts.Fatalf("%s exited with %s, want status %d", args[1], exitStatus(err), want)
 	}
 }
@@ -309,23 +299,63 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: wait-file FILE")
 	}
 	name := ts.MkAbs(args[0])
-	deadline := time.Now().Add(timeout)
-	for {
+	var statErr error
+	there := func() bool {
 		_, err := os.Stat(name)
-		exists := err == nil
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			ts.Fatalf("%v", err)
+			statErr = err
+			return true
 		}
-		if exists != neg {
-			return
+		return (err == nil) != neg
+	}
+	if !testutil.Poll(context.Background(), timeout, there) {
+		if neg {
+			ts.Fatalf("%s still exists after %s", args[0], timeout)
 		}
-		if time.Now().After(deadline) {
-			if neg {
-				ts.Fatalf("%s still exists after %s", args[0], timeout)
-			}
-			ts.Fatalf("%s did not appear within %s", args[0], timeout)
+		ts.Fatalf("%s did not appear within %s", args[0], timeout)
+	}
+	if statErr != nil {
+		ts.Fatalf("%v", statErr)
+	}
+}
+
+// cmdWaitSubscribers implements wait-subscribers CHANNEL N: it waits until the
+// gateway's /channels says CHANNEL has N subscribers, which is when a
+// `sente subscribe` started in the background (exec ... &name&) has
+// subscribed and a publish reaches it.
+func cmdWaitSubscribers(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! wait-subscribers")
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: wait-subscribers CHANNEL N")
+	}
+	want, err := strconv.Atoi(args[1])
+	if err != nil {
+		ts.Fatalf("wait-subscribers: N %q is not a number", args[1])
+	}
+	base := ts.Getenv("GATEWAY_URL")
+	if base == "" {
+		ts.Fatalf("wait-subscribers: no GATEWAY_URL; gateway-start first")
+	}
+	got := -1
+	subscribed := func() bool {
+		resp, err := http.Get(base + "/channels")
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		defer resp.Body.Close()
+		var body struct {
+			Channels map[string]int `json:"channels"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false
+		}
+		got = body.Channels[args[0]]
+		return got == want
+	}
+	if !testutil.Poll(context.Background(), timeout, subscribed) {
+		ts.Fatalf("channel %s has %d subscribers after %s, want %d", args[0], got, timeout, want)
 	}
 }
 
@@ -370,32 +400,4 @@ func scriptEnv(ts *testscript.TestScript) []string {
 		env[i] = f.Index(i).String() // String, unlike Interface, may read unexported fields
 	}
 	return env
-}
-
-// lockedBuffer collects a process's output while a script reads it; changed
-// gets a token whenever more arrives.
-type lockedBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{}
-}
-
-func newLockedBuffer() *lockedBuffer {
-	return &lockedBuffer{changed: make(chan struct{}, 1)}
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	select {
-	case b.changed <- struct{}{}:
-	default:
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

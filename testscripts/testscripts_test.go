@@ -34,7 +34,8 @@
 //
 // Keep each script to a few seconds: start gateways on port 0 (gateway-start
 // does by default) and never sleep; wait on something observable instead
-// (gateway-start returns once the gateway listens; wait-file, http-get).
+// (gateway-start returns once the gateway listens; wait-file, wait-subscribers,
+// http-get).
 // env cannot unset a variable, and env NAME= makes it empty, which sente's
 // string flags take as the value "" (an empty SENTE_LOG_FORMAT is an error):
 // set SENTE_* variables last in a script, or in a script of their own.
@@ -55,7 +56,7 @@
 //	    is the page URL's) and CHSK_URL (ws://127.0.0.1:$HTTP_PORT/chsk). One gateway at a time per
 //	    script; it is interrupted at the end of the script if still running.
 //	[!] gateway-stop
-//	    Sends SIGINT, waits up to 10s for the gateway to exit, and writes its
+//	    Sends SIGINT, waits for the gateway to exit, and writes its
 //	    whole stdout and stderr to $WORK/gateway.stdout and $WORK/gateway.stderr
 //	    (also made the current stdout/stderr). Fails if it did not exit, or if
 //	    it exited with a non-zero status (with !: with status zero).
@@ -64,21 +65,20 @@
 //	    headers ("Content-Type: text/html; charset=utf-8") become stderr.
 //	    Fails on a non-2xx status or no answer (with !: on a 2xx answer).
 //	exec-status CODE PROG [ARGS...]
-//	    Like exec, but the program must exit with exactly status CODE.
+//	    Like exec (stdin from a preceding stdin command), but the program
+//	    must exit with exactly status CODE.
 //	[!] wait-file FILE
-//	    Waits up to 10s for FILE to exist (with !: to no longer exist).
-//	bg start [-stdin FILE] NAME PROG [ARGS...]
-//	    Starts PROG in the background (stdin from FILE, else none), e.g. a
-//	    `sente subscribe` that a later `sente publish` feeds (cmds_lite_test.go).
-//	bg wait-output NAME stdout|stderr REGEXP
-//	    Waits up to 10s until that output of NAME matches REGEXP (multi-line
-//	    mode); fails if NAME exits first.
-//	bg interrupt NAME
-//	    Sends NAME SIGINT, as Ctrl-C would.
-//	bg wait NAME CODE
-//	    Waits up to 10s for NAME to exit with status CODE; its output becomes
-//	    stdout and stderr, and is kept in $WORK/NAME.stdout and $WORK/NAME.stderr.
-//	    Programs still running at the end of the script are killed.
+//	    Waits for FILE to exist (with !: to no longer exist).
+//	wait-subscribers CHANNEL N
+//	    Waits until the gateway's /channels says CHANNEL has N subscribers:
+//	    a `sente subscribe` started in the background has subscribed.
+//
+// A program that runs while the script goes on, such as a `sente subscribe`
+// that a later `sente publish` feeds, uses testscript's own background
+// commands: exec PROG ARGS... &NAME& starts it, kill -INT NAME is Ctrl-C,
+// and wait NAME waits for it to exit (successfully; ! exec ... &NAME& for a
+// failure) and makes its output stdout and stderr. Every wait above is
+// bounded by testutil.Patience, generous for a loaded machine.
 //
 // Commands started by exec, exec-status and gateway-start see the script's
 // environment, including variables set with env.
@@ -122,7 +122,7 @@ func TestScripts(t *testing.T) {
 			"http-get":      cmdHTTPGet,
 			"exec-status":   cmdExecStatus,
 			"wait-file":     cmdWaitFile,
-			"bg":            cmdBg, // cmds_lite_test.go
+			"wait-subscribers": cmdWaitSubscribers,
 		},
 	})
 }
