@@ -5,7 +5,6 @@
 package gatewaytest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,25 +16,11 @@ import (
 	"time"
 
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/testutil"
 )
 
 // Logs collects the gateway's log from many goroutines.
-type Logs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *Logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *Logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type Logs = testutil.Buffer
 
 // Config is the configuration tests start from: free ports, no port file, and
 // a debug log into logs. Timeouts are long, so a done a test sees is never a
@@ -62,8 +47,8 @@ type Gateway struct {
 }
 
 // Start runs a gateway until the test ends or Stop is called; tweak adjusts the
-// config. Listen is retried for a few seconds, so that a restart can take the
-// ports of a gateway that has just stopped.
+// config. Listen is retried (up to testutil.Patience), so that a restart can
+// take the ports of a gateway that has just stopped.
 func Start(t testing.TB, tweak func(*gateway.Config)) *Gateway {
 	t.Helper()
 	logs := &Logs{}
@@ -73,12 +58,11 @@ func Start(t testing.TB, tweak func(*gateway.Config)) *Gateway {
 	}
 	var srv *gateway.Server
 	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if srv, err = gateway.Listen(cfg); err == nil || time.Now().After(deadline) {
-			break
-		}
+	listened := func() bool {
+		srv, err = gateway.Listen(cfg)
+		return err == nil
 	}
-	if err != nil {
+	if !testutil.Poll(context.Background(), 0, listened) {
 		t.Fatalf("gateway.Listen: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
