@@ -298,15 +298,18 @@ func TestEvalUsage(t *testing.T) {
 	}
 }
 
-// testGateway is an in-process gateway with simulated runtimes.
+// testGateway is an in-process gateway to which tests connect simulated
+// runtimes (gatewaytest's Runtime).
 type testGateway struct {
-	srv *gatewaytest.Gateway
+	*gatewaytest.Gateway
 }
 
 func startGateway(t *testing.T) *testGateway {
 	t.Helper()
-	return &testGateway{srv: gatewaytest.Start(t, func(cfg *gateway.Config) { cfg.RuntimeWait = time.Second })}
+	return &testGateway{gatewaytest.Start(t, func(cfg *gateway.Config) { cfg.RuntimeWait = time.Second })}
 }
+
+func (g *testGateway) port() string { return strconv.Itoa(g.NREPLAddr().Port) }
 
 // tagged is simruntime.Echo with the runtime's tag before the echoed code, so
 // a test can tell which runtime answered; code "(fail)" throws instead.
@@ -323,42 +326,6 @@ func tagged(tag string) simruntime.Handler {
 	}
 }
 
-// runtime connects a simulated runtime and waits until the gateway lists it.
-func (g *testGateway) runtime(t *testing.T, h simruntime.Handler) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	before := g.count(t)
-	if _, err := simruntime.Dial(ctx, g.srv.HTTPAddr().String(), h); err != nil {
-		t.Fatal(err)
-	}
-	testutil.Eventually(t, 0, func() bool { return g.count(t) > before }, "the simulated runtime to register")
-}
-
-func (g *testGateway) count(t *testing.T) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := nrepl.Dial(ctx, g.srv.NREPLAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, ch, err := c.Send(ctx, nrepl.Msg{"op": "sente/runtimes"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for m := range ch {
-		if l, ok := m["runtimes"].([]any); ok {
-			n = len(l)
-		}
-	}
-	return n
-}
-
-func (g *testGateway) port() string { return strconv.Itoa(g.srv.NREPLAddr().Port) }
-
 func TestEvalAllGateway(t *testing.T) {
 	g := startGateway(t)
 	r := sente(t, "", "", "eval", "--port", g.port(), "--all", "-e", "1")
@@ -366,8 +333,8 @@ func TestEvalAllGateway(t *testing.T) {
 		t.Errorf("no runtimes: %+v", r)
 	}
 
-	g.runtime(t, tagged("A"))
-	g.runtime(t, tagged("B"))
+	g.Runtime(t, tagged("A"))
+	g.Runtime(t, tagged("B"))
 
 	// Without --all the newest runtime answers.
 	sente(t, "", "", "eval", "--port", g.port(), "-e", "(+ 1 2)").expect(t, 0, "B (+ 1 2)\n", "")

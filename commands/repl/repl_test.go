@@ -125,13 +125,8 @@ func TestPipedCannotConnect(t *testing.T) {
 func startGateway(t *testing.T, tags ...string) int {
 	t.Helper()
 	srv := gatewaytest.Start(t, func(cfg *gateway.Config) { cfg.RuntimeWait = time.Second })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	for i, tag := range tags {
-		if _, err := simruntime.Dial(ctx, srv.HTTPAddr().String(), tagged(tag)); err != nil {
-			t.Fatal(err)
-		}
-		testutil.Eventually(t, 0, func() bool { return runtimeCount(t, srv.NREPLAddr().String()) > i }, "simulated runtime %s to register", tag)
+	for _, tag := range tags {
+		srv.Runtime(t, tagged(tag))
 	}
 	return srv.NREPLAddr().Port
 }
@@ -149,28 +144,6 @@ func tagged(tag string) simruntime.Handler {
 		}
 		return rs
 	}
-}
-
-func runtimeCount(t *testing.T, addr string) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
-	defer cancel()
-	c, err := nrepl.Dial(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, ch, err := c.Send(ctx, nrepl.Msg{"op": "sente/runtimes"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for m := range ch {
-		if l, ok := m["runtimes"].([]any); ok {
-			n = len(l)
-		}
-	}
-	return n
 }
 
 func TestPipedGatewayRuntimes(t *testing.T) {

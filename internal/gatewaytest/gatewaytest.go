@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/simruntime"
 	"github.com/sente-clj/sente/internal/testutil"
 )
 
@@ -126,4 +127,38 @@ func tail(s string, n int) string {
 		return s
 	}
 	return fmt.Sprintf("[... %d lines ...]\n%s", len(lines)-n, strings.Join(lines[len(lines)-n:], "\n"))
+}
+
+// Runtimes is the gateway's GET /runtimes list.
+func (g *Gateway) Runtimes(t testing.TB) []gateway.RuntimeInfo {
+	t.Helper()
+	var body struct {
+		Runtimes []gateway.RuntimeInfo `json:"runtimes"`
+	}
+	g.GetJSON(t, "/runtimes", &body)
+	return body.Runtimes
+}
+
+// WaitRuntimes waits until /runtimes lists n runtimes.
+func (g *Gateway) WaitRuntimes(t testing.TB, n int) {
+	t.Helper()
+	var got []gateway.RuntimeInfo
+	if !testutil.Poll(context.Background(), 0, func() bool { got = g.Runtimes(t); return len(got) == n }) {
+		t.Fatalf("gateway lists %d runtimes after %v, want %d: %+v", len(got), testutil.Patience, n, got)
+	}
+}
+
+// Runtime connects a simulated runtime answering with h and waits until the
+// gateway lists it; it is disconnected when the test ends.
+func (g *Gateway) Runtime(t testing.TB, h simruntime.Handler) *simruntime.Runtime {
+	t.Helper()
+	before := len(g.Runtimes(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	r, err := simruntime.Dial(ctx, g.HTTPAddr().String(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.WaitRuntimes(t, before+1)
+	return r
 }
