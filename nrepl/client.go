@@ -42,8 +42,8 @@ type Client struct {
 
 	mu       sync.Mutex // guards the fields below; never held across I/O
 	calls    map[string]*call
-	closed   bool   // no new requests; set before the read goroutine notices
-	reason   string // why the connection ended, once known
+	closed   bool         // no new requests; set before the read goroutine notices
+	reason   string       // why the connection ended, once known
 	closeErr *ClosedError // reason, for later Sends
 
 	seq  atomic.Uint64

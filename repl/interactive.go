@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"unicode"
 
 	"github.com/chzyer/readline"
+
+	"github.com/sente-clj/sente/internal/cliexit"
 )
 
 // DefaultHistoryFile is $XDG_STATE_HOME/sente/history when XDG_STATE_HOME is

@@ -9,12 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 
+	"github.com/sente-clj/sente/internal/cliexit"
 	"github.com/sente-clj/sente/nrepl"
 )
 

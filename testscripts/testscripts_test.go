@@ -117,11 +117,11 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"gateway-start": cmdGatewayStart,
-			"gateway-stop":  cmdGatewayStop,
-			"http-get":      cmdHTTPGet,
-			"exec-status":   cmdExecStatus,
-			"wait-file":     cmdWaitFile,
+			"gateway-start":    cmdGatewayStart,
+			"gateway-stop":     cmdGatewayStop,
+			"http-get":         cmdHTTPGet,
+			"exec-status":      cmdExecStatus,
+			"wait-file":        cmdWaitFile,
 			"wait-subscribers": cmdWaitSubscribers,
 		},
 	})

@@ -1,17 +1,21 @@
 // Command sente drives browser Clojure runtimes from an editor and a terminal.
-// This package only wires flags and environment variables to the commands.
+// This package is the app and main: it lists the commands (each defined, with
+// its flags bound to its options, in commands/<cmd>), adds the logging flags
+// to every one, and turns a command's error into its message and exit status
+// (internal/cliexit).
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sente-clj/sente/internal/cliexit"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/sente-clj/sente/internal/cliexit"
 )
 
 func main() {

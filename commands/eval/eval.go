@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"os"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sente-clj/sente/internal/cliexit"
 	"github.com/sente-clj/sente/internal/cmdutil"
 	"github.com/sente-clj/sente/internal/nreplfind"
 	"github.com/sente-clj/sente/nrepl"

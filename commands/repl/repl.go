@@ -6,7 +6,6 @@ package repl
 import (
 	"context"
 	"errors"
-	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"os"
 	"os/signal"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sente-clj/sente/internal/cliexit"
 	"github.com/sente-clj/sente/internal/cmdutil"
 	"github.com/sente-clj/sente/internal/nreplfind"
 	front "github.com/sente-clj/sente/repl"

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sente-clj/sente/internal/cliexit"
 	"io"
 	"log/slog"
 	"net/url"
@@ -20,6 +19,7 @@ import (
 
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/internal/cliexit"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
