@@ -199,7 +199,7 @@ func (p *parser) late(err error) bool {
 // decoder checked before anything else.
 func (p *parser) fail(err error) (any, error) {
 	if !utf8.Valid(p.b) {
-		return nil, fmt.Errorf("%w: invalid UTF-8 at byte %d", ErrParse, invalidUTF8At(p.b))
+		return nil, syntaxAt(ErrParse, invalidUTF8At(p.b), "invalid UTF-8", "")
 	}
 	return nil, err
 }
@@ -210,7 +210,7 @@ var errBadUTF8 error = &sentinelError{"wire: parse error: invalid UTF-8", ErrPar
 func (p *parser) push(kind byte, start, end, pos int) error {
 	p.stack = append(p.stack, frame{kind: kind, start: start, end: end})
 	if len(p.stack) > p.maxDepth {
-		return fmt.Errorf("%w: more than %d levels at byte %d", ErrTooDeep, p.maxDepth, pos)
+		return syntaxAt(ErrTooDeep, pos, fmt.Sprintf("more than %d levels", p.maxDepth), "")
 	}
 	return nil
 }
@@ -230,7 +230,7 @@ func (p *parser) parse(b []byte, maxDepth int) (any, error) {
 			break
 		}
 		if done {
-			return p.fail(fmt.Errorf("%w: unexpected data after the value at byte %d; a frame holds exactly one EDN value", ErrParse, i))
+			return p.fail(syntaxAt(ErrParse, i, "unexpected data after the value", "; a frame holds exactly one EDN value"))
 		}
 		var v any
 		tainted := false
@@ -248,14 +248,14 @@ func (p *parser) parse(b []byte, maxDepth int) (any, error) {
 			continue
 		case ')', ']', '}':
 			if len(p.stack) == 0 {
-				return p.fail(fmt.Errorf("%w: unbalanced EDN: unexpected %q at byte %d", ErrParse, c, i))
+				return p.fail(syntaxAt(ErrParse, i, fmt.Sprintf("unbalanced EDN: unexpected %q", c), ""))
 			}
 			top := p.stack[len(p.stack)-1]
 			if top.kind == frameTag || top.kind == frameDiscard {
-				return p.fail(fmt.Errorf("%w: tag or #_ without a value before %q at byte %d", ErrParse, c, i))
+				return p.fail(syntaxAt(ErrParse, i, fmt.Sprintf("tag or #_ without a value before %q", c), ""))
 			}
 			if closer := closerFor(top.kind); closer != c {
-				return p.fail(fmt.Errorf("%w: unbalanced EDN: %q at byte %d closes %q", ErrParse, c, i, closer))
+				return p.fail(syntaxAt(ErrParse, i, fmt.Sprintf("unbalanced EDN: %q", c), fmt.Sprintf(" closes %q", closer)))
 			}
 			p.stack = p.stack[:len(p.stack)-1]
 			i++
@@ -264,7 +264,7 @@ func (p *parser) parse(b []byte, maxDepth int) (any, error) {
 			}
 		case '#':
 			if i+1 >= n {
-				return p.fail(fmt.Errorf("%w: unexpected end of input after '#'", ErrParse))
+				return p.fail(syntaxEnd(len(b), "unexpected end of input after '#'"))
 			}
 			switch b[i+1] {
 			case '{':
@@ -293,7 +293,7 @@ func (p *parser) parse(b []byte, maxDepth int) (any, error) {
 				case "##-Inf":
 					v = math.Inf(-1)
 				default:
-					return p.fail(fmt.Errorf("%w: unknown symbolic value %q at byte %d", ErrParse, b[i:j], i))
+					return p.fail(syntaxAt(ErrParse, i, fmt.Sprintf("unknown symbolic value %q", b[i:j]), ""))
 				}
 				i = j
 			case ':':
@@ -307,7 +307,7 @@ func (p *parser) parse(b []byte, maxDepth int) (any, error) {
 					j = k
 				}
 				if ns == "" || strings.Contains(ns, "/") || j >= n || b[j] != '{' || !validTagBytes(b[i+2:i+2+len(ns)]) {
-					return p.fail(fmt.Errorf("%w: a namespace map is #:ns{...}, got %q at byte %d", ErrParse, short(string(b[i:min(j+1, n)])), i))
+					return p.fail(syntaxAt(ErrParse, i, fmt.Sprintf("a namespace map is #:ns{...}, got %q", short(string(b[i:min(j+1, n)]))), ""))
 				}
 				if err := p.push(frameNSMap, len(p.vals), 0, j+1); err != nil {
 					return p.fail(err)
@@ -321,7 +321,7 @@ func (p *parser) parse(b []byte, maxDepth int) (any, error) {
 					return p.fail(errBadUTF8)
 				}
 				if !validTagBytes(b[i+1 : j]) {
-					p.setErr(fmt.Errorf("%w: invalid tag %q at byte %d", ErrParse, short(string(b[i:j])), i))
+					p.setErr(syntaxAt(ErrParse, i, fmt.Sprintf("invalid tag %q", short(string(b[i:j]))), ""))
 				}
 				if err := p.push(frameTag, i+1, j, j); err != nil {
 					return p.fail(err)
@@ -375,7 +375,7 @@ func (p *parser) parse(b []byte, maxDepth int) (any, error) {
 	}
 	if !done {
 		if len(p.stack) > 0 {
-			return p.fail(fmt.Errorf("%w: unbalanced EDN: unexpected end of input with %d unclosed", ErrParse, len(p.stack)))
+			return p.fail(syntaxEnd(len(b), fmt.Sprintf("unbalanced EDN: unexpected end of input with %d unclosed", len(p.stack))))
 		}
 		return p.fail(fmt.Errorf("%w: no EDN value in input", ErrParse))
 	}
@@ -516,7 +516,7 @@ func (p *parser) str(i int) (any, int, error) {
 		}
 		j += size
 	}
-	return nil, j, fmt.Errorf("%w: unterminated string starting at byte %d", ErrParse, i)
+	return nil, j, syntaxStarting(i, "unterminated string")
 }
 
 // strEscaped continues str from the first backslash at b[j]. An escaped
@@ -556,7 +556,7 @@ func (p *parser) strEscaped(i, j int) (any, int, error) {
 				h, ok := hex4(b, j+2)
 				if !ok {
 					bad = true
-					p.setErr(fmt.Errorf("%w: invalid \\u escape in string at byte %d", ErrParse, j))
+					p.setErr(syntaxAt(ErrParse, j, "invalid \\u escape in string", ""))
 					break
 				}
 				r := rune(h)
@@ -575,7 +575,7 @@ func (p *parser) strEscaped(i, j int) (any, int, error) {
 				continue
 			default:
 				bad = true
-				p.setErr(fmt.Errorf("%w: invalid escape in string at byte %d", ErrParse, j))
+				p.setErr(syntaxAt(ErrParse, j, "invalid escape in string", ""))
 				r, size := utf8.DecodeRune(b[j+1:])
 				if r == utf8.RuneError && size == 1 {
 					return nil, j + 1, errBadUTF8
@@ -597,7 +597,7 @@ func (p *parser) strEscaped(i, j int) (any, int, error) {
 		}
 	}
 	p.buf = buf
-	return nil, j, fmt.Errorf("%w: unterminated string starting at byte %d", ErrParse, i)
+	return nil, j, syntaxStarting(i, "unterminated string")
 }
 
 func utf16IsHigh(r uint32) bool { return r >= 0xD800 && r < 0xDC00 }
@@ -631,7 +631,7 @@ func hex4(b []byte, i int) (uint32, bool) {
 func (p *parser) char(i int) (any, int, error) {
 	b := p.b
 	if i+1 >= len(b) {
-		return nil, i, fmt.Errorf("%w: unexpected end of input after '\\'", ErrParse)
+		return nil, i, syntaxEnd(len(b), "unexpected end of input after '\\'")
 	}
 	r, size := utf8.DecodeRune(b[i+1:])
 	if r == utf8.RuneError && size == 1 {
@@ -670,7 +670,7 @@ func (p *parser) char(i int) (any, int, error) {
 		}
 	}
 	if !valid {
-		p.setErr(fmt.Errorf("%w: invalid character literal %q at byte %d", ErrParse, short(string(b[i:j])), i))
+		p.setErr(syntaxAt(ErrParse, i, fmt.Sprintf("invalid character literal %q", short(string(b[i:j]))), ""))
 		return nil, j, nil
 	}
 	if !p.building() {
@@ -698,7 +698,7 @@ func (p *parser) atom(i, j int) any {
 		return false
 	}
 	if !validSymbolBytes(tok) {
-		p.setErr(fmt.Errorf("%w: invalid token %q at byte %d", ErrParse, short(string(tok)), i))
+		p.setErr(syntaxAt(ErrParse, i, fmt.Sprintf("invalid token %q", short(string(tok))), ""))
 		return nil
 	}
 	if !p.building() {
@@ -715,7 +715,7 @@ func (p *parser) keyword(i int, name []byte) any {
 		return v
 	}
 	if !validNameBytes(name, true) {
-		p.setErr(fmt.Errorf("%w: invalid keyword %q at byte %d", ErrParse, short(":"+string(name)), i))
+		p.setErr(syntaxAt(ErrParse, i, fmt.Sprintf("invalid keyword %q", short(":"+string(name))), ""))
 		return nil
 	}
 	if !p.building() {
@@ -760,7 +760,7 @@ func (p *parser) number(pos int, tok []byte) any {
 		k++
 	}
 	if !ok || k != len(tok) {
-		p.setErr(fmt.Errorf("%w: invalid number %q at byte %d", ErrParse, short(string(tok)), pos))
+		p.setErr(syntaxAt(ErrParse, pos, fmt.Sprintf("invalid number %q", short(string(tok))), ""))
 		return nil
 	}
 	if !p.building() {
@@ -806,7 +806,7 @@ func (p *parser) number(pos int, tok []byte) any {
 			mc := edn.GlobalMathContext
 			f, _, err := new(big.Float).SetPrec(mc.Precision).SetMode(mc.Mode).Parse(string(s), 10)
 			if err != nil {
-				p.setErr(fmt.Errorf("%w: invalid number %q at byte %d", ErrParse, short(string(tok)), pos))
+				p.setErr(syntaxAt(ErrParse, pos, fmt.Sprintf("invalid number %q", short(string(tok))), ""))
 				return nil
 			}
 			x, _ := f.Float64()

@@ -340,3 +340,41 @@ func TestParseReplacedValuesAreNotChecked(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// A SyntaxError says where the input broke, and what is wrong without the
+// position; its message is the error's whole text.
+func TestSyntaxError(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		offset int    // -1: not a SyntaxError
+		reason string // Reason(err)
+		msg    string
+		deep   bool // wraps ErrTooDeep
+	}{
+		{"[1 2 ]]", 6, "unexpected data after the value; a frame holds exactly one EDN value",
+			"wire: parse error: unexpected data after the value at byte 6; a frame holds exactly one EDN value", false},
+		{"{:a : 1}", 4, `invalid keyword ":"`, `wire: parse error: invalid keyword ":" at byte 4`, false},
+		{"[:a 1", 5, "unbalanced EDN: unexpected end of input with 1 unclosed",
+			"wire: parse error: unbalanced EDN: unexpected end of input with 1 unclosed", false},
+		{`"abc`, 0, "unterminated string", "wire: parse error: unterminated string starting at byte 0", false},
+		{"[1)", 2, `unbalanced EDN: ')' closes ']'`, `wire: parse error: unbalanced EDN: ')' at byte 2 closes ']'`, false},
+		{strings.Repeat("[", 101), 101, "EDN nested too deep: more than 100 levels",
+			"wire: EDN nested too deep: more than 100 levels at byte 101", true},
+		{"1e400", -1, "float 1e400 is out of range", "wire: parse error: float 1e400 is out of range", false},
+	} {
+		_, err := Parse([]byte(tc.in), DefaultLimits())
+		if err == nil {
+			t.Errorf("%q parsed", tc.in)
+			continue
+		}
+		var se *SyntaxError
+		offset := -1
+		if errors.As(err, &se) {
+			offset = se.Offset
+		}
+		if offset != tc.offset || Reason(err) != tc.reason || err.Error() != tc.msg || !errors.Is(err, ErrParse) || errors.Is(err, ErrTooDeep) != tc.deep {
+			t.Errorf("%q: offset %d, reason %q, message %q, too deep %v\nwant offset %d, reason %q, message %q, too deep %v",
+				tc.in, offset, Reason(err), err, errors.Is(err, ErrTooDeep), tc.offset, tc.reason, tc.msg, tc.deep)
+		}
+	}
+}

@@ -11,8 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -180,25 +178,17 @@ func (e *EDNError) Error() string {
 // ExitCode makes an EDNError exit status 2 (bad input).
 func (e *EDNError) ExitCode() int { return cliexit.Usage }
 
-var atByteRE = regexp.MustCompile(`\s*(?:starting )?at byte (\d+)`)
-
 // ParseEDN reads one EDN value from input; where names the input in errors.
 func ParseEDN(where, input string) (any, error) {
 	v, err := wire.Parse([]byte(input), wire.DefaultLimits())
 	if err == nil {
 		return v, nil
 	}
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "wire: parse error: ")
-	msg = strings.TrimPrefix(msg, "wire: ")
-	e := &EDNError{Where: where, Input: input, Pos: -1}
-	if m := atByteRE.FindStringSubmatchIndex(msg); m != nil {
-		e.Pos, _ = strconv.Atoi(msg[m[2]:m[3]])
-		msg = msg[:m[0]] + msg[m[1]:]
-	} else if strings.Contains(msg, "end of input") {
-		e.Pos = len(input)
+	e := &EDNError{Where: where, Input: input, Pos: -1, Detail: wire.Reason(err)}
+	var se *wire.SyntaxError
+	if errors.As(err, &se) {
+		e.Pos = se.Offset
 	}
-	e.Detail = msg
 	return nil, e
 }
 
