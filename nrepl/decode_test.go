@@ -280,7 +280,8 @@ func TestHugePrefixFailsFast(t *testing.T) {
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 40<<20 {
 				t.Errorf("allocated %d bytes", alloc)
 			}
-			if elapsed > 5*time.Second {
+			// Only a decoder that stalls on the endless input takes this long.
+			if elapsed > 30*time.Second {
 				t.Errorf("took %v", elapsed)
 			}
 		})

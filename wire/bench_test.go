@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -102,6 +103,33 @@ func BenchmarkParse(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+			})
+		}
+	}
+}
+
+// BenchmarkParseScaling parses inputs that a careless reader handles in
+// quadratic time, at two sizes eight times apart: ns/entry stays about the
+// same when the time is linear.
+func BenchmarkParseScaling(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		build func(n int) []byte
+	}{
+		{"nan-keys", manyNaNKeys},
+		{"replaced-values", replacedValues},
+	} {
+		for _, n := range []int{10_000, 80_000} {
+			b.Run(fmt.Sprintf("%s/%d", bc.name, n), func(b *testing.B) {
+				in := bc.build(n)
+				lim := Limits{MaxBytes: 8 << 20}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Parse(in, lim); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/entry")
 			})
 		}
 	}
