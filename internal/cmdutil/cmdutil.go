@@ -20,11 +20,17 @@ import (
 	"github.com/sente-clj/sente/internal/nreplfind"
 )
 
+// The log flags' defaults.
+const (
+	defaultLogLevel  = "info"
+	defaultLogFormat = "text"
+)
+
 // LogFlags are --log-level and --log-format, which the app and every command take.
 func LogFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"SENTE_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
-		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"SENTE_LOG_FORMAT"}, Usage: "text or json (logs go to stderr)"},
+		&cli.StringFlag{Name: "log-level", Value: defaultLogLevel, EnvVars: []string{"SENTE_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", Value: defaultLogFormat, EnvVars: []string{"SENTE_LOG_FORMAT"}, Usage: "text or json (logs go to stderr)"},
 	}
 }
 
@@ -43,7 +49,10 @@ func setting(c *cli.Context, name string) string {
 func NewLogger(c *cli.Context) (*slog.Logger, error) {
 	levelName, format := setting(c, "log-level"), setting(c, "log-format")
 	if levelName == "" {
-		levelName = "info"
+		levelName = defaultLogLevel
+	}
+	if format == "" {
+		format = defaultLogFormat
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(levelName)); err != nil {
@@ -52,7 +61,7 @@ func NewLogger(c *cli.Context) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	w := c.App.ErrWriter
 	switch strings.ToLower(format) {
-	case "text", "":
+	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
