@@ -117,6 +117,9 @@ type EvalOptions struct {
 	Interrupts <-chan struct{}
 	Note       func(string)          // messages about interrupting; nil drops them
 	Input      func() (string, bool) // answers need-input; false or nil means end of input
+	// NoSessionHint is added to the note when code evaluated without a
+	// session asks for input, which nREPL cannot deliver to it.
+	NoSessionHint string
 }
 
 // Outcome is what came of one eval.
@@ -205,7 +208,7 @@ func (s *Session) Eval(ctx context.Context, code string, o EvalOptions) (Outcome
 			}
 			if s.ID == "" {
 				// nREPL delivers input only to an eval in a registered session.
-				stopWaiting("but input reaches only an evaluation in a session of its own, and this one has none")
+				stopWaiting("but input reaches only an evaluation in a session of its own, and this one has none" + o.NoSessionHint)
 			} else {
 				s.sendInput(evalCtx, o.Input, func(why string) { stopWaiting("but the server did not take the input (" + why + ")") })
 			}

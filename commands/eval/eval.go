@@ -277,10 +277,16 @@ func (e *evaluator) one(ctx context.Context) error {
 		p = &repl.Printer{Out: e.opts.Stdout, Err: e.opts.Stderr}
 		each = p.Print
 	}
+	hint := ""
+	if e.stdinPiped {
+		// The code reads *in* through a name mayReadInput does not know.
+		hint = " (sente clones one for code that names *in*, read-line, read, read+string or repl: " +
+			"wrap the call in (binding [*in* *in*] ...) to give it the piped stdin)"
+	}
 	var stop *cliexit.Error
 	for _, pc := range e.pieces {
 		out, err := sess.Eval(ctx, pc.code, repl.EvalOptions{Extra: e.extra(pc), Each: each, Input: e.input,
-			Note: func(s string) { fmt.Fprintln(e.opts.Stderr, "sente: "+s) }})
+			Note: func(s string) { fmt.Fprintln(e.opts.Stderr, "sente: "+s) }, NoSessionHint: hint})
 		if p != nil {
 			p.Finish(out.EvalResult)
 		}

@@ -178,9 +178,12 @@ func TestEvalJVM(t *testing.T) {
 	})
 	t.Run("code that reads through a name sente cannot see is told why input does not reach it", func(t *testing.T) {
 		r := sente(t, "", "hello\n", args("-e", `((resolve (symbol "read-line")))`)...)
-		if r.code != 1 || !strings.Contains(r.stderr, "sente: the code reads *in*, but input reaches only an evaluation in a session") {
+		if r.code != 1 || !strings.Contains(r.stderr, "sente: the code reads *in*, but input reaches only an evaluation in a session") ||
+			!strings.Contains(r.stderr, "wrap the call in (binding [*in* *in*] ...)") {
 			t.Errorf("got %+v", r)
 		}
+		// As the note says: naming *in* gives the code a session and the input.
+		sente(t, "", "hello\n", args("-e", `(binding [*in* *in*] ((resolve (symbol "read-line"))))`)...).expect(t, 0, "\"hello\"\n", "")
 	})
 	t.Run("read-line with stdin not piped fails at once", func(t *testing.T) {
 		// With stdin on /dev/null the eval runs without a session, where
