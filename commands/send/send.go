@@ -1,5 +1,5 @@
 // Package send is the `sente send` command: it connects to a sente-lite
-// server (a sente gateway's /chsk, or any server speaking the seed's
+// server (a sente gateway's /chsk, or any server speaking sente-lite's
 // protocol), waits for the handshake and sends events: one from its
 // arguments, or one per stdin line. With Reply it sends the callback form and
 // prints the reply; with Expect it waits for the first event with that id
