@@ -49,6 +49,8 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
 
+	TLS TLSConfig // HTTPS and wss:// on the HTTP port (tls.go)
+
 	Logger *slog.Logger
 }
 
@@ -106,5 +108,5 @@ func (c Config) validate() error {
 	case c.HeartbeatTimeout > 0 && c.HeartbeatTimeout < c.HeartbeatInterval:
 		return fmt.Errorf("heartbeat timeout %s is shorter than the interval %s: every peer would be closed", c.HeartbeatTimeout, c.HeartbeatInterval)
 	}
-	return nil
+	return c.TLS.validate()
 }

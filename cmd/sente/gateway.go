@@ -42,6 +42,11 @@ Example:
 			&cli.IntFlag{Name: "max-subscriptions", Value: def.MaxSubscriptions, EnvVars: []string{"SENTE_MAX_SUBSCRIPTIONS"}, Usage: "channels one sente-lite connection may subscribe to (0 = no limit)"},
 			&cli.IntFlag{Name: "max-subscribers", Value: def.MaxSubscribers, EnvVars: []string{"SENTE_MAX_SUBSCRIBERS"}, Usage: "subscribers one channel may have (0 = no limit)"},
 			&cli.IntFlag{Name: "client-queue", Value: def.ClientQueue, EnvVars: []string{"SENTE_CLIENT_QUEUE"}, Usage: "frames queued per sente-lite client; a client that lets it fill is closed as a slow consumer"},
+			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"SENTE_TLS_CERT"}, Usage: "serve the HTTP port as HTTPS (WebSockets as wss://) with this certificate `FILE` (PEM, with --tls-key)"},
+			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"SENTE_TLS_KEY"}, Usage: "the private key `FILE` (PEM) of --tls-cert"},
+			&cli.BoolFlag{Name: "tls-self-signed", EnvVars: []string{"SENTE_TLS_SELF_SIGNED"}, Usage: "serve HTTPS with a certificate made for this machine's host names, kept in --tls-dir so a device trusts it once"},
+			&cli.StringFlag{Name: "tls-dir", EnvVars: []string{"SENTE_TLS_DIR"}, Usage: "`DIR` that keeps the --tls-self-signed certificate (default: the user's config directory/sente)"},
+			&cli.StringSliceFlag{Name: "tls-name", EnvVars: []string{"SENTE_TLS_NAME"}, Usage: "another host `NAME` or address the --tls-self-signed certificate covers (repeatable)"},
 			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BATCH"}, Usage: "send events that queue up as one sente batch frame [[ev1] [ev2]] (--batch=false: one frame each)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -80,6 +85,8 @@ Example:
 			cfg.MaxSubscribers = c.Int("max-subscribers")
 			cfg.ClientQueue = c.Int("client-queue")
 			cfg.Batch = c.Bool("batch")
+			cfg.TLS = gw.TLSConfig{CertFile: c.String("tls-cert"), KeyFile: c.String("tls-key"),
+				SelfSigned: c.Bool("tls-self-signed"), Dir: c.String("tls-dir"), Names: c.StringSlice("tls-name")}
 			if err := gwcmd.Run(c.Context, gwcmd.Options{Config: cfg}, c.App.Writer); err != nil {
 				return cli.Exit(err.Error(), exitUsage)
 			}

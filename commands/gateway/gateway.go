@@ -32,5 +32,8 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) error {
 		"allow-origins", c.AllowOrigins, "max-connections", c.MaxConnections)
 	fmt.Fprintln(stdout, srv.StartupLine())
 	fmt.Fprintf(stdout, "sente gateway: open %s in a browser\n", srv.PageURL())
+	if t := srv.TLS(); t != nil {
+		printTLS(stdout, cfg, t)
+	}
 	return srv.Serve(ctx)
 }
