@@ -81,7 +81,7 @@ func Fanout(ctx context.Context, env Env, cfg FanoutConfig) (*Report, error) {
 		go s.read(&errs)
 	}
 
-	pub, frames, err := dialChsk(ctx, newDialer(4096), g.HTTP, "/chsk")
+	pub, frames, err := dialChsk(ctx, g.dialer(4096), g.HTTP, "/chsk")
 	if err != nil {
 		return nil, setupErr("publisher: %v", err)
 	}
@@ -214,7 +214,7 @@ type fanSub struct {
 // once each has its subscription acknowledged.
 func subscribeAll(ctx context.Context, g *Gateway, channel string, cfg FanoutConfig) ([]*fanSub, error) {
 	subs := make([]*fanSub, cfg.Subscribers)
-	d := newDialer(4096)
+	d := g.dialer(4096)
 	d.WriteBufferPool = &sync.Pool{}
 	sub := encode(wire.Event{ID: wire.EvSubscribe, HasData: true, Data: map[any]any{edn.Keyword("channel-id"): channel}})
 	sampleEvery := max(cfg.Subscribers/latencySubscribers, 1)

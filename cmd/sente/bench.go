@@ -59,6 +59,7 @@ func benchScenarioCommand(s benchcmd.Scenario) *cli.Command {
 		&cli.StringSliceFlag{Name: "gateway-arg", EnvVars: []string{"SENTE_BENCH_GATEWAY_ARG"}, Usage: "pass this flag to the child gateway (repeatable), e.g. --gateway-arg --batch=false"},
 		&cli.DurationFlag{Name: "duration", Value: def.Duration, EnvVars: []string{"SENTE_BENCH_DURATION"}, Usage: durationUsage(s.Name)},
 		&cli.BoolFlag{Name: "json", EnvVars: []string{"SENTE_BENCH_JSON"}, Usage: "print one JSON object with every figure"},
+		tlsCAFlag(), insecureFlag(),
 	}
 	if s.Name != "idle" {
 		flags = append(flags,
@@ -107,6 +108,7 @@ func benchScenarioCommand(s benchcmd.Scenario) *cli.Command {
 			o := def
 			o.Target, o.NREPL = c.String("target"), c.String("nrepl")
 			o.GatewayArgs = c.StringSlice("gateway-arg")
+			o.TLS = tlsOptions(c)
 			o.Duration, o.JSON = c.Duration("duration"), c.Bool("json")
 			if s.Name != "idle" {
 				o.Count, o.Warmup = c.Int64("count"), c.Int64("warmup")

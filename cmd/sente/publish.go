@@ -32,6 +32,7 @@ Examples:
    printf '1\n2\n{:n 3}\n' | sente publish news`,
 		Flags: []cli.Flag{
 			chskURLFlag(),
+			tlsCAFlag(), insecureFlag(),
 			&cli.BoolFlag{Name: "exclude-self", EnvVars: []string{"SENTE_PUBLISH_EXCLUDE_SELF"},
 				Usage: "publish with :exclude-sender? true (not to this connection, were it subscribed)"},
 			&cli.BoolFlag{Name: "verbose", EnvVars: []string{"SENTE_PUBLISH_VERBOSE"},
@@ -47,7 +48,7 @@ Examples:
 			return exitError(publish.Run(c.Context, publish.Options{
 				URL: c.String("url"), Args: c.Args().Slice(),
 				ExcludeSelf: c.Bool("exclude-self"), Verbose: c.Bool("verbose"), Timeout: c.Duration("timeout"),
-				Logger: log, Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
+				TLS: tlsOptions(c), Logger: log, Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
 			}))
 		},
 	}

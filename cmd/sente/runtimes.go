@@ -20,12 +20,13 @@ Example:
    sente runtimes
    sente runtimes --url http://127.0.0.1:1340 --json`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "url", Value: "http://127.0.0.1:1340", EnvVars: []string{"SENTE_URL"}, Usage: "the gateway's HTTP address"},
+			&cli.StringFlag{Name: "url", Value: "http://127.0.0.1:1340", EnvVars: []string{"SENTE_URL"}, Usage: "the gateway's HTTP address (https:// for a TLS gateway)"},
 			&cli.BoolFlag{Name: "json", EnvVars: []string{"SENTE_JSON"}, Usage: "print JSON instead of a table"},
 			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Second, EnvVars: []string{"SENTE_TIMEOUT"}, Usage: "give up after this long"},
+			tlsCAFlag(), insecureFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			err := runtimes.Run(c.Context, runtimes.Options{URL: c.String("url"), JSON: c.Bool("json"), Timeout: c.Duration("timeout")}, c.App.Writer)
+			err := runtimes.Run(c.Context, runtimes.Options{URL: c.String("url"), JSON: c.Bool("json"), Timeout: c.Duration("timeout"), TLS: tlsOptions(c)}, c.App.Writer)
 			var unreachable *runtimes.ErrUnreachable
 			if errors.As(err, &unreachable) {
 				return cli.Exit(err.Error(), exitUsage)

@@ -60,6 +60,7 @@ Examples:
    printf '[:my-app/a 1]\n[:my-app/b 2]\n' | sente send --url ws://127.0.0.1:1340/chsk`,
 		Flags: []cli.Flag{
 			chskURLFlag(),
+			tlsCAFlag(), insecureFlag(),
 			&cli.BoolFlag{Name: "reply", EnvVars: []string{"SENTE_SEND_REPLY"},
 				Usage: "send the callback form and print the reply as EDN"},
 			&cli.StringFlag{Name: "expect", EnvVars: []string{"SENTE_SEND_EXPECT"},
@@ -75,7 +76,7 @@ Examples:
 			return exitError(sendcmd.Run(c.Context, sendcmd.Options{
 				URL: c.String("url"), Args: c.Args().Slice(),
 				Reply: c.Bool("reply"), Expect: c.String("expect"), Timeout: c.Duration("timeout"),
-				Logger: log, Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
+				TLS: tlsOptions(c), Logger: log, Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
 			}))
 		},
 	}

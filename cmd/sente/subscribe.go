@@ -37,6 +37,7 @@ Examples:
    # {"channel":"news","from":"3f9c…","data":{"headline":"hi","tags":[":a",":b"]}}`,
 		Flags: []cli.Flag{
 			chskURLFlag(),
+			tlsCAFlag(), insecureFlag(),
 			&cli.IntFlag{Name: "count", EnvVars: []string{"SENTE_SUBSCRIBE_COUNT"},
 				Usage: "exit after `N` messages (0 = no limit)"},
 			&cli.DurationFlag{Name: "timeout", EnvVars: []string{"SENTE_SUBSCRIBE_TIMEOUT"},
@@ -52,7 +53,7 @@ Examples:
 			return exitError(subscribe.Run(c.Context, subscribe.Options{
 				URL: c.String("url"), Channels: c.Args().Slice(),
 				Count: c.Int("count"), Timeout: c.Duration("timeout"), JSON: c.Bool("json"),
-				Logger: log, Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
+				TLS: tlsOptions(c), Logger: log, Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
 			}))
 		},
 	}

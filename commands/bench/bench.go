@@ -14,6 +14,7 @@ import (
 	"time"
 
 	sb "github.com/sente-clj/sente/bench"
+	"github.com/sente-clj/sente/internal/tlsclient"
 )
 
 // Scenario is one thing `sente bench` can measure.
@@ -55,6 +56,8 @@ type Options struct {
 	Target, NREPL string
 	// GatewayArgs are passed to the child `sente gateway`.
 	GatewayArgs []string
+	// TLS trusts an https:// gateway's certificate (--tls-ca, --insecure).
+	TLS tlsclient.Options
 
 	Count    int64         // operations measured; 0 means only Duration bounds the run
 	Duration time.Duration // time measured at most; 0 means only Count bounds the run
@@ -124,14 +127,18 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		}
 	}
 
+	tlsCfg, err := tlsclient.Config(opts.TLS)
+	if err != nil {
+		return &UsageError{err.Error()}
+	}
 	var g *sb.Gateway
 	if opts.Target != "" {
 		var err error
-		if g, err = sb.AttachGateway(ctx, opts.Target, opts.NREPL); err != nil {
+		if g, err = sb.AttachGatewayTLS(ctx, opts.Target, opts.NREPL, tlsCfg); err != nil {
 			return err
 		}
 	} else {
-		gw, child, err := sb.StartGateway(ctx, exe, gatewayArgs(opts), stderr)
+		gw, child, err := sb.StartGatewayTLS(ctx, exe, gatewayArgs(opts), tlsCfg, stderr)
 		if err != nil {
 			return err
 		}
@@ -155,7 +162,6 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 
 	limits := sb.Limits{Count: opts.Count, Duration: opts.Duration, Warmup: opts.Warmup}
 	var rep *sb.Report
-	var err error
 	switch opts.Scenario {
 	case "eval":
 		rep, err = sb.Eval(ctx, env, sb.EvalConfig{Limits: limits, Runtimes: opts.Runtimes, RuntimeKind: opts.RuntimeKind,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/tlsclient"
 )
 
 // Options are the command's flags.
@@ -20,6 +21,7 @@ type Options struct {
 	URL     string // gateway base URL, e.g. http://127.0.0.1:1340
 	JSON    bool
 	Timeout time.Duration
+	TLS     tlsclient.Options // --tls-ca, --insecure for https://
 }
 
 // ErrUnreachable wraps failures to reach the gateway, so the CLI can exit 2.
@@ -40,7 +42,12 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) error {
 	if err != nil {
 		return &ErrUnreachable{fmt.Errorf("bad --url %q: %w", opts.URL, err)}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	transport, err := tlsclient.Transport(opts.TLS)
+	if err != nil {
+		return &ErrUnreachable{err}
+	}
+	defer transport.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: transport}).Do(req)
 	if err != nil {
 		return &ErrUnreachable{fmt.Errorf("cannot reach a sente gateway at %s: %w", base, unwrapURLError(err))}
 	}

@@ -23,6 +23,7 @@ import (
 	"olympos.io/encoding/edn"
 
 	"github.com/sente-clj/sente/commands/send"
+	"github.com/sente-clj/sente/internal/tlsclient"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -40,6 +41,8 @@ type Options struct {
 	// SubscribeTimeout bounds connecting and each subscribe's answer when
 	// Timeout does not end sooner; 0 means send.DefaultTimeout.
 	SubscribeTimeout time.Duration
+
+	TLS tlsclient.Options // --tls-ca, --insecure for wss://
 
 	Logger         *slog.Logger // sentelite's connection log; nil discards it
 	Stdout, Stderr io.Writer
@@ -88,7 +91,10 @@ func Run(ctx context.Context, opts Options) error {
 
 	var closing atomic.Bool
 	fatal := make(chan error, 1)
-	o := send.ClientOptions(wsURL, subTimeout, opts.Logger)
+	o, err := send.WithTLS(send.ClientOptions(wsURL, subTimeout, opts.Logger), opts.TLS)
+	if err != nil {
+		return err
+	}
 	o.Reconnect = true
 	o.OnClose = func(_ *sentelite.Client, err error) {
 		if !closing.Load() && !errors.Is(err, sentelite.ErrClosed) {
