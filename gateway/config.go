@@ -49,7 +49,8 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
 
-	TLS TLSConfig // HTTPS and wss:// on the HTTP port (tls.go)
+	TLS  TLSConfig  // HTTPS and wss:// on the HTTP port (tls.go)
+	NATS NATSConfig // channels shared with other gateways through NATS (bus.go)
 
 	Logger *slog.Logger
 }

@@ -29,6 +29,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	started  time.Time
 	tlsInfo  *TLSInfo // nil without TLS
+	bus      *natsBus // nil without --nats
 
 	nreplLn net.Listener
 	httpLn  net.Listener
@@ -77,6 +78,14 @@ func Listen(cfg Config) (*Server, error) {
 		nreplLn: nreplLn, httpLn: httpLn, started: time.Now(), tlsInfo: tlsInfo}
 	s.bridge = newBridge(cfg, s.runtimes)
 	s.hub = newHub(s)
+	if cfg.NATS.URL != "" {
+		name := "sente gateway " + s.HTTPAddr().String()
+		if s.bus, err = connectBus(s.hub, cfg.NATS, cfg.Logger, name); err != nil {
+			nreplLn.Close()
+			httpLn.Close()
+			return nil, err
+		}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.upgrader = websocket.Upgrader{
 		// Frames larger than the buffer are read through it; small buffers keep
@@ -182,6 +191,7 @@ func (s *Server) shutdown() {
 	s.bridge.shutdown()
 	s.cancel()
 	s.live.closeAll("gateway shutting down")
+	s.bus.close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.httpSrv.Shutdown(sctx) // hijacked WebSockets are ended by s.ctx instead

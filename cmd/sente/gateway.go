@@ -47,6 +47,8 @@ Example:
 			&cli.BoolFlag{Name: "tls-self-signed", EnvVars: []string{"SENTE_TLS_SELF_SIGNED"}, Usage: "serve HTTPS with a certificate made for this machine's host names, kept in --tls-dir so a device trusts it once"},
 			&cli.StringFlag{Name: "tls-dir", EnvVars: []string{"SENTE_TLS_DIR"}, Usage: "`DIR` that keeps the --tls-self-signed certificate (default: the user's config directory/sente)"},
 			&cli.StringSliceFlag{Name: "tls-name", EnvVars: []string{"SENTE_TLS_NAME"}, Usage: "another host `NAME` or address the --tls-self-signed certificate covers (repeatable)"},
+			&cli.StringFlag{Name: "nats", EnvVars: []string{"SENTE_NATS"}, Usage: "share pub/sub channels with every gateway on this NATS server `URL` (nats://host:4222); runtimes and nREPL stay per gateway"},
+			&cli.StringFlag{Name: "nats-buffer", Value: "8MiB", EnvVars: []string{"SENTE_NATS_BUFFER"}, Usage: "publishes kept for other gateways while NATS is unreachable; past it they are counted as lost (/stats)"},
 			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BATCH"}, Usage: "send events that queue up as one sente batch frame [[ev1] [ev2]] (--batch=false: one frame each)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -85,6 +87,13 @@ Example:
 			cfg.MaxSubscribers = c.Int("max-subscribers")
 			cfg.ClientQueue = c.Int("client-queue")
 			cfg.Batch = c.Bool("batch")
+			cfg.NATS = gw.DefaultNATS()
+			cfg.NATS.URL = c.String("nats")
+			natsBuf, err := parseSize(c.String("nats-buffer"))
+			if err != nil || natsBuf <= 0 || natsBuf > 1<<30 {
+				return cli.Exit(fmt.Sprintf("--nats-buffer: %q is not a size from 1 byte to 1GiB", c.String("nats-buffer")), exitUsage)
+			}
+			cfg.NATS.ReconnectBuffer = int(natsBuf)
 			cfg.TLS = gw.TLSConfig{CertFile: c.String("tls-cert"), KeyFile: c.String("tls-key"),
 				SelfSigned: c.Bool("tls-self-signed"), Dir: c.String("tls-dir"), Names: c.StringSlice("tls-name")}
 			if err := gwcmd.Run(c.Context, gwcmd.Options{Config: cfg}, c.App.Writer); err != nil {

@@ -35,5 +35,8 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) error {
 	if t := srv.TLS(); t != nil {
 		printTLS(stdout, cfg, t)
 	}
+	if c.NATS.URL != "" {
+		fmt.Fprintf(stdout, "sente gateway: sharing pub/sub channels with the gateways on NATS %s\n", c.NATS.URL)
+	}
 	return srv.Serve(ctx)
 }
