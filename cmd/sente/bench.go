@@ -83,6 +83,8 @@ func benchScenarioCommand(s benchcmd.Scenario) *cli.Command {
 			&cli.IntFlag{Name: "window", Value: def.Window, EnvVars: []string{"SENTE_BENCH_WINDOW"}, Usage: "publish at most this many messages ahead of the slowest subscriber (keep it under the gateway's --client-queue)"},
 			&cli.Float64Flag{Name: "rate", EnvVars: []string{"SENTE_BENCH_RATE"}, Usage: "publish at most this many messages per second (0 = as the window allows)"},
 			&cli.IntFlag{Name: "concurrency", Value: def.Concurrency, EnvVars: []string{"SENTE_BENCH_CONCURRENCY"}, Usage: "subscribers connecting at once"},
+			&cli.IntFlag{Name: "instances", Value: def.Instances, EnvVars: []string{"SENTE_BENCH_INSTANCES"}, Usage: "child gateways sharing the channel through --nats; subscribers are spread over them, the publisher is on the first"},
+			&cli.StringFlag{Name: "nats", EnvVars: []string{"SENTE_BENCH_NATS"}, Usage: "the NATS server `URL` the child gateways join (needed for --instances 2 or more)"},
 		)
 	case "connect":
 		flags = append(flags,
@@ -120,6 +122,7 @@ func benchScenarioCommand(s benchcmd.Scenario) *cli.Command {
 			case "fanout":
 				o.Subscribers, o.Payload, o.Window = c.Int("subscribers"), c.Int("payload"), c.Int("window")
 				o.Rate, o.Concurrency = c.Float64("rate"), c.Int("concurrency")
+				o.Instances, o.NATS = c.Int("instances"), c.String("nats")
 			case "connect":
 				o.Concurrency = c.Int("concurrency")
 			case "idle":

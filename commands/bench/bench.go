@@ -77,6 +77,10 @@ type Options struct {
 	Window      int
 	Rate        float64
 
+	// fanout across instances: Instances child gateways joined by --nats NATS
+	Instances int
+	NATS      string
+
 	// connect, idle, fanout (subscribers connecting at once)
 	Concurrency int
 
@@ -89,7 +93,7 @@ type Options struct {
 func Defaults(scenario string) Options {
 	o := Options{Scenario: scenario, Duration: 10 * time.Second, Concurrency: 50,
 		Runtimes: 1, RuntimeKind: sb.RuntimeNREPL, Editors: 1, Code: "(+ 1 2)", Floor: true,
-		Subscribers: 1000, Window: 100, Connections: 5000, Path: "/chsk"}
+		Subscribers: 1000, Window: 100, Connections: 5000, Path: "/chsk", Instances: 1}
 	switch scenario {
 	case "eval", "ping":
 		o.Count, o.Warmup = 20000, 1000
@@ -145,6 +149,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		defer func() { _ = child.Stop() }()
 		g = gw
 	}
+	others, stopOthers, err := startOthers(ctx, exe, opts, tlsCfg, stderr)
+	defer stopOthers()
+	if err != nil {
+		return err
+	}
 	env := sb.Env{Gateway: g}
 	if sb.IsTerminal(stderr) {
 		env.Progress = stderr
@@ -168,7 +177,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			Editors: opts.Editors, Code: opts.Code, EchoAddr: echoAddr})
 	case "fanout":
 		rep, err = sb.Fanout(ctx, env, sb.FanoutConfig{Limits: limits, Subscribers: opts.Subscribers, Payload: opts.Payload,
-			Window: opts.Window, Rate: opts.Rate, Concurrency: opts.Concurrency})
+			Window: opts.Window, Rate: opts.Rate, Concurrency: opts.Concurrency, Others: others})
 	case "connect":
 		rep, err = sb.Connect(ctx, env, sb.ConnectConfig{Limits: limits, Concurrency: opts.Concurrency})
 	case "idle":
@@ -226,6 +235,14 @@ func validate(o *Options) error {
 		return &UsageError{"--concurrency must be positive"}
 	case o.Scenario == "idle" && o.Path != "/chsk" && o.Path != "/_nrepl":
 		return &UsageError{fmt.Sprintf("--path %q: use /chsk or /_nrepl", o.Path)}
+	case o.Instances < 1:
+		return &UsageError{"--instances must be at least 1"}
+	case o.Instances > 1 && o.Scenario != "fanout":
+		return &UsageError{"--instances is for the fanout scenario"}
+	case o.Instances > 1 && o.NATS == "":
+		return &UsageError{"--instances 2 or more needs --nats URL: the instances share channels through a NATS server"}
+	case o.Instances > 1 && o.Target != "":
+		return &UsageError{"--instances starts child gateways; it does not go with --target"}
 	case o.Target == "" && o.NREPL != "":
 		return &UsageError{"--nrepl goes with --target: a child gateway's address is known"}
 	case o.Target != "" && len(o.GatewayArgs) > 0:
@@ -238,6 +255,9 @@ func validate(o *Options) error {
 // connection limit for the scenarios that open more than its default 1000.
 func gatewayArgs(o Options) []string {
 	args := slices.Clone(o.GatewayArgs)
+	if o.NATS != "" {
+		args = append(args, "--nats", o.NATS)
+	}
 	switch o.Scenario {
 	case "fanout", "connect", "idle":
 		if !slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, "max-connections") }) {
