@@ -23,7 +23,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,7 +163,38 @@ func connectBus(h *hub, cfg NATSConfig, log *slog.Logger, name string) (*natsBus
 		return nil, fmt.Errorf("--nats %s: %w", cfg.URL, err)
 	}
 	b.nc = nc
+	if !nc.IsConnected() {
+		log.Warn("NATS is not reachable yet: channels stay local to this gateway until it is; retrying in the background",
+			"nats", cfg.URL, "retry-every", cfg.ReconnectWait)
+	}
 	return b, nil
+}
+
+// validate checks --nats before anything connects: a typo must not become a
+// gateway that silently keeps its channels to itself.
+func (c NATSConfig) validate() error {
+	if c.URL == "" {
+		return nil
+	}
+	for _, u := range strings.Split(c.URL, ",") {
+		u = strings.TrimSpace(u)
+		if !strings.Contains(u, "://") {
+			u = "nats://" + u
+		}
+		p, err := url.Parse(u)
+		if err != nil {
+			return fmt.Errorf("--nats %q is not a URL: %w", c.URL, err)
+		}
+		switch p.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("--nats %q: the scheme must be nats://, tls://, ws:// or wss:// (e.g. nats://127.0.0.1:4222)", c.URL)
+		}
+		if p.Host == "" {
+			return fmt.Errorf("--nats %q names no host (e.g. nats://127.0.0.1:4222)", c.URL)
+		}
+	}
+	return nil
 }
 
 func (b *natsBus) setErr(err error) {

@@ -440,3 +440,66 @@ func TestWithoutNATSNothingChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayStartsBeforeNATS: a gateway whose NATS server is not up yet
+// starts, keeps its channels local, and joins once the server is there.
+func TestGatewayStartsBeforeNATS(t *testing.T) {
+	ns := natstest.Start(t)
+	ns.Stop() // its port is known; nothing listens there now
+	start := func() *gatewaytest.Gateway {
+		return gatewaytest.Start(t, func(cfg *gateway.Config) {
+			cfg.NATS = gateway.DefaultNATS()
+			cfg.NATS.URL = ns.URL()
+			cfg.NATS.ReconnectWait = 100 * time.Millisecond
+		})
+	}
+	a, b := start(), start()
+	if natsHealth(t, a)["connected"] != false || !strings.Contains(a.Logs.String(), "NATS is not reachable yet") {
+		t.Fatalf("/health nats = %v; want it down and logged", natsHealth(t, a))
+	}
+	pub, local := connect(t, a), connect(t, a, "c")
+	publish(t, pub, "c", "main", 0, false)
+	waitUntil(t, "local delivery without NATS", func() bool { return len(local.seqs(pub.uid, "main")) == 1 })
+
+	ns.Restart()
+	waitUntil(t, "both join NATS", func() bool {
+		return natsHealth(t, a)["connected"] == true && natsHealth(t, b)["connected"] == true
+	})
+	remote := connect(t, b, "c")
+	awaitBus(t, pub, "c", remote)
+}
+
+func TestNATSURLChecked(t *testing.T) {
+	tests := []struct {
+		url  string
+		want string // "" accepted
+	}{
+		{"nats://127.0.0.1:4222", ""},
+		{"127.0.0.1:4222", ""},
+		{"nats://127.0.0.1:1,nats://127.0.0.1:2", ""},
+		{"tls://127.0.0.1:1", ""},
+		{"http://127.0.0.1:4222", "the scheme must be"},
+		{"nats://", "names no host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			cfg := gateway.DefaultConfig()
+			cfg.NREPLPort, cfg.HTTPPort, cfg.PortFile = 0, 0, ""
+			cfg.NATS = gateway.DefaultNATS()
+			cfg.NATS.URL = tt.url
+			cfg.NATS.ReconnectWait = time.Hour // accepted ones need not reach anything
+			srv, err := gateway.Listen(cfg)
+			if srv != nil {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				_ = srv.Serve(ctx)
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("err = %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -109,5 +109,8 @@ func (c Config) validate() error {
 	case c.HeartbeatTimeout > 0 && c.HeartbeatTimeout < c.HeartbeatInterval:
 		return fmt.Errorf("heartbeat timeout %s is shorter than the interval %s: every peer would be closed", c.HeartbeatTimeout, c.HeartbeatInterval)
 	}
+	if err := c.NATS.validate(); err != nil {
+		return err
+	}
 	return c.TLS.validate()
 }
