@@ -262,9 +262,10 @@ func (b *natsBus) publish(channel string, frame []byte) {
 	err := b.nc.PublishMsg(m)
 	b.seqMu.Unlock()
 	if err != nil {
-		if b.publishFailed.Add(1) == 1 || errors.Is(err, nats.ErrReconnectBufExceeded) && b.publishFailed.Load()%1000 == 1 {
+		// Logged once, then every 1000th: an outage must not flood the log.
+		if n := b.publishFailed.Add(1); n == 1 || n%1000 == 0 {
 			b.log.Warn("a publish did not reach NATS: other instances' subscribers miss it", "channel", channel, "err", err,
-				"publish-failed", b.publishFailed.Load())
+				"publish-failed", n)
 		}
 		return
 	}

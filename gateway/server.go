@@ -78,14 +78,6 @@ func Listen(cfg Config) (*Server, error) {
 		nreplLn: nreplLn, httpLn: httpLn, started: time.Now(), tlsInfo: tlsInfo}
 	s.bridge = newBridge(cfg, s.runtimes)
 	s.hub = newHub(s)
-	if cfg.NATS.URL != "" {
-		name := "sente gateway " + s.HTTPAddr().String()
-		if s.bus, err = connectBus(s.hub, cfg.NATS, cfg.Logger, name); err != nil {
-			nreplLn.Close()
-			httpLn.Close()
-			return nil, err
-		}
-	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.upgrader = websocket.Upgrader{
 		// Frames larger than the buffer are read through it; small buffers keep
@@ -110,6 +102,18 @@ func Listen(cfg Config) (*Server, error) {
 			nreplLn.Close()
 			httpLn.Close()
 			return nil, fmt.Errorf("write port file: %w", err)
+		}
+	}
+	// Last, so that no failure above leaves a NATS connection behind.
+	if cfg.NATS.URL != "" {
+		name := "sente gateway " + s.HTTPAddr().String()
+		if s.bus, err = connectBus(s.hub, cfg.NATS, cfg.Logger, name); err != nil {
+			nreplLn.Close()
+			httpLn.Close()
+			if cfg.PortFile != "" {
+				_ = os.Remove(cfg.PortFile)
+			}
+			return nil, err
 		}
 	}
 	return s, nil
