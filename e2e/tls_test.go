@@ -1,13 +1,21 @@
 package e2e
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +29,26 @@ import (
 // certificate (by its public key, as a device told to trust it once would).
 func startTLSGateway(t *testing.T) (*gw, *peers.Browser, *http.Client) {
 	t.Helper()
+	return startTLSGatewayWith(t, "")
+}
+
+// startTLSGatewayWith is startTLSGateway; with certFile (key beside it,
+// key.pem) the gateway serves that certificate (--tls-cert, --tls-key).
+func startTLSGatewayWith(t *testing.T, certFile string) (*gw, *peers.Browser, *http.Client) {
+	t.Helper()
 	dir := t.TempDir()
 	g := startGateway(t, func(cfg *gateway.Config) {
 		cfg.TLS = gateway.TLSConfig{SelfSigned: true, Dir: dir}
+		if certFile != "" {
+			cfg.TLS = gateway.TLSConfig{CertFile: certFile, KeyFile: filepath.Join(filepath.Dir(certFile), "key.pem")}
+		}
 	})
 	info := g.TLS()
-	if info == nil || !info.Created || !strings.HasPrefix(info.CertFile, dir) {
+	if certFile != "" {
+		if info == nil || info.SelfSigned || info.CertFile != certFile {
+			t.Fatalf("TLS info %+v: want %s served", info, certFile)
+		}
+	} else if info == nil || !info.Created || !strings.HasPrefix(info.CertFile, dir) {
 		t.Fatalf("TLS info %+v: want a certificate made in %s", info, dir)
 	}
 	if !strings.HasPrefix(g.PageURL(), "https://") {
@@ -84,7 +106,67 @@ func waitRuntimesTLS(t *testing.T, c *http.Client, g *gw, n int) {
 // stock page (scittle.nrepl.js, which by itself would open ws://) does the
 // same over wss:// through the page's own socket.
 func TestPhonePageOverWSS(t *testing.T) {
-	g, b, client := startTLSGateway(t)
+	tests := []struct {
+		name string
+		cert func(t *testing.T) string // "" : --tls-self-signed
+	}{
+		{"--tls-self-signed", func(*testing.T) string { return "" }},
+		{"--tls-cert made by the test", testCertificate},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { testPhonePage(t, tt.cert(t)) })
+	}
+}
+
+// testCertificate makes a certificate for localhost and 127.0.0.1 signed by
+// a throwaway CA, as mkcert would, and returns its file (key.pem beside it).
+func testCertificate(t *testing.T) string {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile := filepath.Join(dir, "cert.pem")
+	// The chain: the leaf, then the CA, as a server sends it.
+	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)
+	if err := os.WriteFile(certFile, chain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile
+}
+
+func testPhonePage(t *testing.T, certFile string) {
+	g, b, client := startTLSGatewayWith(t, certFile)
 
 	ctx := ctxFor(t, pageReady)
 	p, err := b.OpenDevice(ctx, g.PageURL(), "Pixel 7")
