@@ -28,8 +28,8 @@ type chskRuntime struct {
 
 // startChskRuntime connects one runtime and serves requests until ctx ends or
 // close is called.
-func startChskRuntime(ctx context.Context, httpAddr string) (*chskRuntime, error) {
-	conn, frames, err := dialChsk(ctx, newDialer(4096), httpAddr, "/chsk")
+func startChskRuntime(ctx context.Context, d *websocket.Dialer, httpAddr string) (*chskRuntime, error) {
+	conn, frames, err := dialChsk(ctx, d, httpAddr, "/chsk")
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func Connect(ctx context.Context, env Env, cfg ConnectConfig) (*Report, error) {
 		return nil, setupErr("read %s/stats: %v", g.HTTP, err)
 	}
 	rep.MemoryBefore = before.Memory
-	d := newDialer(1024)
+	d := g.dialer(1024)
 	var errs errorLog
 	storm := func(b *budget, lats []*Latencies) {
 		var wg sync.WaitGroup

@@ -226,14 +226,15 @@ func startRuntimes(ctx context.Context, g *Gateway, kind string, n int) ([]strin
 	for range n {
 		switch kind {
 		case RuntimeNREPL, "":
-			r, err := simruntime.Dial(ctx, g.HTTP, simruntime.Echo)
+			d := g.dialer(4096)
+			r, err := simruntime.DialURL(ctx, d, wsURL(d, g.HTTP, "/_nrepl"), simruntime.Echo)
 			if err != nil {
 				closeAll()
 				return nil, nil, setupErr("%v", err)
 			}
 			closers = append(closers, func() { _ = r.Close() })
 		case RuntimeChsk:
-			r, err := startChskRuntime(ctx, g.HTTP)
+			r, err := startChskRuntime(ctx, g.dialer(4096), g.HTTP)
 			if err != nil {
 				closeAll()
 				return nil, nil, setupErr("connect a sente-lite runtime: %v", err)

@@ -29,6 +29,10 @@ type FanoutConfig struct {
 	Window      int
 	Rate        float64 // messages per second at most; 0 means only the window paces
 	Concurrency int     // subscribers connecting at once during setup
+	// Others are more gateway instances sharing channels with Gateway through
+	// NATS; subscribers are spread evenly over all of them, the publisher is on
+	// Gateway (fanout_instances.go).
+	Others []*Gateway
 }
 
 // latencySubscribers is how many subscribers, spread evenly, decode every
@@ -67,7 +71,15 @@ func Fanout(ctx context.Context, env Env, cfg FanoutConfig) (*Report, error) {
 
 	channel := "sente-bench-" + randomHex(6)
 	var errs errorLog
-	subs, err := subscribeAll(ctx, g, channel, cfg)
+	gws := append([]*Gateway{g}, cfg.Others...)
+	var inst *instances
+	if len(cfg.Others) > 0 {
+		if inst, err = joinInstances(ctx, g, cfg.Others, channel); err != nil {
+			return nil, err
+		}
+		defer inst.close()
+	}
+	subs, err := subscribeAll(ctx, gws, channel, cfg)
 	defer func() {
 		for _, s := range subs {
 			s.closing.Store(true)
@@ -81,7 +93,7 @@ func Fanout(ctx context.Context, env Env, cfg FanoutConfig) (*Report, error) {
 		go s.read(&errs)
 	}
 
-	pub, frames, err := dialChsk(ctx, newDialer(4096), g.HTTP, "/chsk")
+	pub, frames, err := dialChsk(ctx, g.dialer(4096), g.HTTP, "/chsk")
 	if err != nil {
 		return nil, setupErr("publisher: %v", err)
 	}
@@ -188,6 +200,7 @@ func Fanout(ctx context.Context, env Env, cfg FanoutConfig) (*Report, error) {
 		return nil, setupErr("read %s/stats: %v", g.HTTP, err)
 	}
 	rep.MemoryAfter = after.Memory
+	inst.report(ctx, rep)
 	return rep, nil
 }
 
@@ -212,9 +225,9 @@ type fanSub struct {
 
 // subscribeAll connects the subscribers, Concurrency at a time, and returns
 // once each has its subscription acknowledged.
-func subscribeAll(ctx context.Context, g *Gateway, channel string, cfg FanoutConfig) ([]*fanSub, error) {
+func subscribeAll(ctx context.Context, gws []*Gateway, channel string, cfg FanoutConfig) ([]*fanSub, error) {
 	subs := make([]*fanSub, cfg.Subscribers)
-	d := newDialer(4096)
+	d := gws[0].dialer(4096)
 	d.WriteBufferPool = &sync.Pool{}
 	sub := encode(wire.Event{ID: wire.EvSubscribe, HasData: true, Data: map[any]any{edn.Keyword("channel-id"): channel}})
 	sampleEvery := max(cfg.Subscribers/latencySubscribers, 1)
@@ -229,7 +242,7 @@ func subscribeAll(ctx context.Context, g *Gateway, channel string, cfg FanoutCon
 				if i >= len(subs) || ctx.Err() != nil {
 					return
 				}
-				s, err := subscribe(ctx, d, g.HTTP, sub)
+				s, err := subscribe(ctx, d, gws[i%len(gws)].HTTP, sub)
 				if err != nil {
 					once.Do(func() { firstErr = setupErr("subscriber %d: %v", i, err) })
 					next.Store(int64(len(subs)))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/sente-clj/sente/gateway"
 )
@@ -38,6 +41,8 @@ type Gateway struct {
 	// Pid is the gateway's process id when this benchmark started it, so that
 	// its resident memory can be read too; 0 for --target.
 	Pid int
+	// TLS, when not nil, reaches the gateway over https:// and wss://.
+	TLS *tls.Config
 
 	client *http.Client
 }
@@ -67,6 +72,12 @@ type Stats struct {
 // AttachGateway reaches a gateway that is already running at target (http://H:P).
 // nreplAddr is its nREPL address; "" asks the gateway's /health.
 func AttachGateway(ctx context.Context, target, nreplAddr string) (*Gateway, error) {
+	return AttachGatewayTLS(ctx, target, nreplAddr, nil)
+}
+
+// AttachGatewayTLS is AttachGateway with TLS settings for an https:// target
+// (nil: the system's roots).
+func AttachGatewayTLS(ctx context.Context, target, nreplAddr string, tlsCfg *tls.Config) (*Gateway, error) {
 	u, err := url.Parse(target)
 	if !strings.Contains(target, "://") {
 		u, err = url.Parse("http://" + target)
@@ -74,7 +85,14 @@ func AttachGateway(ctx context.Context, target, nreplAddr string) (*Gateway, err
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, setupErr("--target %q is not a gateway URL such as http://127.0.0.1:1340", target)
 	}
-	g := &Gateway{HTTP: u.Host, NREPL: nreplAddr, Label: "--target " + u.Scheme + "://" + u.Host, client: newHTTPClient()}
+	g := &Gateway{HTTP: u.Host, NREPL: nreplAddr, Label: "--target " + u.Scheme + "://" + u.Host}
+	if u.Scheme == "https" {
+		g.TLS = tlsCfg
+		if g.TLS == nil {
+			g.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	}
+	g.client = newHTTPClient(g.TLS)
 	var health struct {
 		Status string `json:"status"`
 		NREPL  string `json:"nrepl"`
@@ -91,15 +109,15 @@ func AttachGateway(ctx context.Context, target, nreplAddr string) (*Gateway, err
 	return g, nil
 }
 
-func newHTTPClient() *http.Client {
+func newHTTPClient(tlsCfg *tls.Config) *http.Client {
 	// One keep-alive connection for every request: the goroutines it costs
 	// the gateway are then the same in every /stats read.
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: 5 * time.Minute}}
+		MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: 5 * time.Minute, TLSClientConfig: tlsCfg}}
 }
 
 func (g *Gateway) getJSON(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.HTTP+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.BaseURL()+path, nil)
 	if err != nil {
 		return err
 	}
@@ -123,6 +141,21 @@ func (g *Gateway) getJSON(ctx context.Context, path string, v any) error {
 		return fmt.Errorf("GET %s: not sente's JSON: %w", path, err)
 	}
 	return nil
+}
+
+// BaseURL is http://HOST:PORT, or https:// with TLS.
+func (g *Gateway) BaseURL() string {
+	if g.TLS != nil {
+		return "https://" + g.HTTP
+	}
+	return "http://" + g.HTTP
+}
+
+// dialer is newDialer with the gateway's TLS settings.
+func (g *Gateway) dialer(buf int) *websocket.Dialer {
+	d := newDialer(buf)
+	d.TLSClientConfig = g.TLS
+	return d
 }
 
 // Stats reads /stats. With gc the gateway is asked to collect garbage first
@@ -258,13 +291,19 @@ func startChild(ctx context.Context, name, exe string, args []string, lines int,
 
 var (
 	startupLineRE = regexp.MustCompile(`^nREPL server started on port \d+ on host \S+ - nrepl://(\S+)$`)
-	pageLineRE    = regexp.MustCompile(`^sente gateway: open http://(\S+)/ in a browser$`)
+	pageLineRE    = regexp.MustCompile(`^sente gateway: open (https?)://(\S+)/ in a browser$`)
 )
 
 // StartGateway runs `exe --log-level warn gateway --nrepl-port 0 --port 0
 // --port-file "" extra...` as a child process, reads both addresses from its
 // startup lines, and returns the gateway with the child to Stop at the end.
 func StartGateway(ctx context.Context, exe string, extra []string, stderr io.Writer) (*Gateway, *Child, error) {
+	return StartGatewayTLS(ctx, exe, extra, nil, stderr)
+}
+
+// StartGatewayTLS is StartGateway with the TLS settings that trust the
+// child's certificate, when extra makes it serve HTTPS.
+func StartGatewayTLS(ctx context.Context, exe string, extra []string, tlsCfg *tls.Config, stderr io.Writer) (*Gateway, *Child, error) {
 	args := append([]string{"--log-level", "warn", "gateway", "--nrepl-port", "0", "--port", "0", "--port-file", ""}, extra...)
 	c, lines, err := startChild(ctx, "gateway", exe, args, 2, stderr)
 	if err != nil {
@@ -275,8 +314,15 @@ func StartGateway(ctx context.Context, exe string, extra []string, stderr io.Wri
 		_ = c.Stop()
 		return nil, nil, setupErr("the gateway's startup lines are not sente's:\n%s\n%s", lines[0], lines[1])
 	}
-	g := &Gateway{HTTP: p[1], NREPL: m[1], Pid: c.Pid(), client: newHTTPClient(),
-		Label: fmt.Sprintf("child process pid %d, http %s, nrepl %s", c.Pid(), p[1], m[1])}
+	g := &Gateway{HTTP: p[2], NREPL: m[1], Pid: c.Pid(),
+		Label: fmt.Sprintf("child process pid %d, %s %s, nrepl %s", c.Pid(), p[1], p[2], m[1])}
+	if p[1] == "https" {
+		g.TLS = tlsCfg
+		if g.TLS == nil {
+			g.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	}
+	g.client = newHTTPClient(g.TLS)
 	return g, c, nil
 }
 

@@ -45,7 +45,7 @@ func Idle(ctx context.Context, env Env, cfg IdleConfig) (*Report, error) {
 
 	// Small buffers and a shared write-buffer pool: the clients' memory is
 	// this process's, but there are thousands of them.
-	d := newDialer(256)
+	d := g.dialer(256)
 	d.WriteBufferPool = &sync.Pool{}
 	var (
 		errs  errorLog

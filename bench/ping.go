@@ -36,7 +36,7 @@ func Ping(ctx context.Context, env Env, cfg PingConfig) (*Report, error) {
 	}
 	rep.MemoryBefore = before.Memory
 
-	conn, frames, err := dialChsk(ctx, newDialer(1024), g.HTTP, "/chsk")
+	conn, frames, err := dialChsk(ctx, g.dialer(1024), g.HTTP, "/chsk")
 	if err != nil {
 		return nil, setupErr("%v", err)
 	}

@@ -26,18 +26,24 @@ func newDialer(buf int) *websocket.Dialer {
 	return &websocket.Dialer{ReadBufferSize: buf, WriteBufferSize: buf, HandshakeTimeout: handshakeTimeout}
 }
 
-func wsURL(httpAddr, path string) string { return "ws://" + httpAddr + path }
+// wsURL is ws://, or wss:// for a dialer with TLS settings.
+func wsURL(d *websocket.Dialer, httpAddr, path string) string {
+	if d.TLSClientConfig != nil {
+		return "wss://" + httpAddr + path
+	}
+	return "ws://" + httpAddr + path
+}
 
 // dial opens a WebSocket to the gateway's path.
 func dial(ctx context.Context, d *websocket.Dialer, httpAddr, path string) (*websocket.Conn, error) {
-	conn, resp, err := d.DialContext(ctx, wsURL(httpAddr, path), http.Header{"User-Agent": {userAgent}})
+	conn, resp, err := d.DialContext(ctx, wsURL(d, httpAddr, path), http.Header{"User-Agent": {userAgent}})
 	if err != nil {
 		if resp != nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 			resp.Body.Close()
-			return nil, fmt.Errorf("connect to %s: %s %s", wsURL(httpAddr, path), resp.Status, string(body))
+			return nil, fmt.Errorf("connect to %s: %s %s", wsURL(d, httpAddr, path), resp.Status, string(body))
 		}
-		return nil, fmt.Errorf("connect to %s: %w", wsURL(httpAddr, path), err)
+		return nil, fmt.Errorf("connect to %s: %w", wsURL(d, httpAddr, path), err)
 	}
 	return conn, nil
 }
@@ -86,7 +92,7 @@ func dialChsk(ctx context.Context, d *websocket.Dialer, httpAddr, path string) (
 	}
 	if err != nil {
 		conn.Close()
-		return nil, nil, fmt.Errorf("sente-lite handshake on %s: %w", wsURL(httpAddr, path), err)
+		return nil, nil, fmt.Errorf("sente-lite handshake on %s: %w", wsURL(d, httpAddr, path), err)
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	return conn, r, nil

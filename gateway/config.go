@@ -49,6 +49,9 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
 
+	TLS  TLSConfig  // HTTPS and wss:// on the HTTP port (tls.go)
+	NATS NATSConfig // channels shared with other gateways through NATS (bus.go)
+
 	Logger *slog.Logger
 }
 
@@ -79,6 +82,7 @@ func DefaultConfig() Config {
 		NREPLProbe:        true,
 		HeartbeatInterval: 30 * time.Second,
 		HeartbeatTimeout:  60 * time.Second,
+		NATS:              DefaultNATS(),
 		Logger:            slog.Default(),
 	}
 }
@@ -106,5 +110,8 @@ func (c Config) validate() error {
 	case c.HeartbeatTimeout > 0 && c.HeartbeatTimeout < c.HeartbeatInterval:
 		return fmt.Errorf("heartbeat timeout %s is shorter than the interval %s: every peer would be closed", c.HeartbeatTimeout, c.HeartbeatInterval)
 	}
-	return nil
+	if err := c.NATS.validate(); err != nil {
+		return err
+	}
+	return c.TLS.validate()
 }

@@ -26,7 +26,11 @@ func (s *Server) routes() (http.Handler, error) {
 	mux.HandleFunc("GET /chsk", s.hub.serveChsk)
 	mux.HandleFunc("GET /stats", s.statsJSON)
 	mux.HandleFunc("GET /channels", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"channels": s.hub.channelCounts()})
+		m := map[string]any{"channels": s.hub.channelCounts()}
+		if s.bus != nil {
+			m["nats"] = s.bus.channels()
+		}
+		writeJSON(w, m)
 	})
 	return mux, nil
 }
@@ -94,7 +98,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, map[string]any{
+	m := map[string]any{
 		"status":         "ok",
 		"version":        buildinfo.Version,
 		"uptime-seconds": int64(time.Since(s.started).Seconds()),
@@ -104,7 +108,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		"editors":        s.stats.editors.Load(),
 		"connections":    s.hub.stats.connections.Load(),
 		"pending":        s.bridge.pendingCount(),
-	})
+	}
+	if s.bus != nil {
+		m["nats"] = s.bus.health()
+	}
+	writeJSON(w, m)
 }
 
 func (s *Server) statsJSON(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +122,7 @@ func (s *Server) statsJSON(w http.ResponseWriter, r *http.Request) {
 		// to the OS as the scavenger would in time (sente bench idle).
 		debug.FreeOSMemory()
 	}
-	writeJSON(w, map[string]any{
+	m := map[string]any{
 		"uptime-seconds": int64(time.Since(s.started).Seconds()),
 		"memory":         memorySnapshot(),
 		"sente-lite":     s.hub.snapshot(),
@@ -128,7 +136,11 @@ func (s *Server) statsJSON(w http.ResponseWriter, r *http.Request) {
 			"runtime-bad-frames":  s.stats.runtimeBadFrames.Load(),
 			"rejected-ws-origins": s.stats.rejectedOrigins.Load(),
 		},
-	})
+	}
+	if s.bus != nil {
+		m["nats"] = s.bus.snapshot()
+	}
+	writeJSON(w, m)
 }
 
 func (s *Server) listRuntimesJSON(w http.ResponseWriter, r *http.Request) {

@@ -153,6 +153,7 @@ func (h *hub) drop(c *chskConn) {
 			delete(subs, c)
 			if len(subs) == 0 {
 				delete(h.channels, ch)
+				h.s.bus.noInterest(ch)
 			}
 		}
 	}
@@ -292,6 +293,7 @@ func (h *hub) subscribe(c *chskConn, data any) map[any]any {
 	if subs == nil {
 		subs = map[*chskConn]struct{}{}
 		h.channels[ch] = subs
+		h.s.bus.interest(ch)
 	}
 	subs[c] = struct{}{}
 	if c.subs == nil {
@@ -314,6 +316,7 @@ func (h *hub) unsubscribe(c *chskConn, data any) map[any]any {
 		delete(subs, c)
 		if len(subs) == 0 {
 			delete(h.channels, ch)
+			h.s.bus.noInterest(ch)
 		}
 	}
 	res := subResult(ch, true, "")
@@ -351,6 +354,7 @@ func (h *hub) publish(c *chskConn, data any) map[any]any {
 		}
 	}
 	h.mu.RUnlock()
+	h.s.bus.publish(ch, frame) // other instances, with --nats (bus.go)
 	res := subResult(ch, true, "")
 	res[edn.Keyword("delivered")] = int64(delivered)
 	return res

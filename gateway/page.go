@@ -69,9 +69,34 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
  #state.connected { background: #c8f0c8; } #state.disconnected, #state.no-nrepl { background: #f6c6c6; }
  code { background: #f4f4f4; padding: 0 .25rem; }
 </style>
-<script>window.SCITTLE_NREPL_WEBSOCKET_PORT = {{.Port}};</script>
+<script>
+// scittle.nrepl.js opens ws://HOST:PORT/_nrepl, which a page served over HTTPS
+// may not open. Over HTTPS the page opens wss:// itself: scittle.nrepl.js uses a
+// socket it finds at window.ws_nrepl. Requests that arrive before it attaches
+// are kept and handed to it after.
+if (location.protocol === 'https:') {
+  (function () {
+    var ws = new WebSocket('wss://' + location.host + '/_nrepl');
+    var early = [];
+    ws.onmessage = function (e) { early.push(e); };
+    window.ws_nrepl = ws;
+    window.senteEarlyFrames = early;
+  })();
+} else {
+  window.SCITTLE_NREPL_WEBSOCKET_PORT = {{.Port}};
+}
+</script>
 <script src="{{.ScittleBase}}/scittle.js"></script>
 <script src="{{.ScittleBase}}/scittle.nrepl.js"></script>
+<script>
+(function () {
+  var early = window.senteEarlyFrames, ws = window.ws_nrepl;
+  window.senteEarlyFrames = null;
+  if (early && ws && ws.onmessage) {
+    early.forEach(function (e) { ws.onmessage(e); });
+  }
+})();
+</script>
 </head>
 <body data-state="connecting">
 <h1>sente runtime</h1>

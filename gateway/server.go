@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,8 @@ type Server struct {
 	stats    stats
 	upgrader websocket.Upgrader
 	started  time.Time
+	tlsInfo  *TLSInfo // nil without TLS
+	bus      *natsBus // nil without --nats
 
 	nreplLn net.Listener
 	httpLn  net.Listener
@@ -47,6 +50,14 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	var tlsCfg *tls.Config
+	var tlsInfo *TLSInfo
+	if cfg.TLS.Enabled() {
+		var err error
+		if tlsCfg, tlsInfo, err = loadTLS(cfg); err != nil {
+			return nil, err
+		}
+	}
 	nreplLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.NREPLPort)))
 	if err != nil {
 		return nil, fmt.Errorf("listen for nREPL on %s port %d: %w", cfg.Host, cfg.NREPLPort, err)
@@ -59,9 +70,12 @@ func Listen(cfg Config) (*Server, error) {
 	// From here on the config carries the real ports, for the page and messages.
 	cfg.NREPLPort = nreplLn.Addr().(*net.TCPAddr).Port
 	cfg.HTTPPort = httpLn.Addr().(*net.TCPAddr).Port
+	if tlsCfg != nil {
+		httpLn = tls.NewListener(httpLn, tlsCfg)
+	}
 
 	s := &Server{cfg: cfg, log: cfg.Logger, runtimes: newRuntimes(), live: newLiveness(),
-		nreplLn: nreplLn, httpLn: httpLn, started: time.Now()}
+		nreplLn: nreplLn, httpLn: httpLn, started: time.Now(), tlsInfo: tlsInfo}
 	s.bridge = newBridge(cfg, s.runtimes)
 	s.hub = newHub(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -90,6 +104,18 @@ func Listen(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("write port file: %w", err)
 		}
 	}
+	// Last, so that no failure above leaves a NATS connection behind.
+	if cfg.NATS.URL != "" {
+		name := "sente gateway " + s.HTTPAddr().String()
+		if s.bus, err = connectBus(s.hub, cfg.NATS, cfg.Logger, name); err != nil {
+			nreplLn.Close()
+			httpLn.Close()
+			if cfg.PortFile != "" {
+				_ = os.Remove(cfg.PortFile)
+			}
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -110,7 +136,11 @@ func pageURL(cfg Config) string {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.HTTPPort)) + "/"
+	scheme := "http://"
+	if cfg.TLS.Enabled() {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, strconv.Itoa(cfg.HTTPPort)) + "/"
 }
 
 // StartupLine is the line editors parse when they launch an nREPL server.
@@ -165,6 +195,7 @@ func (s *Server) shutdown() {
 	s.bridge.shutdown()
 	s.cancel()
 	s.live.closeAll("gateway shutting down")
+	s.bus.close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.httpSrv.Shutdown(sctx) // hijacked WebSockets are ended by s.ctx instead

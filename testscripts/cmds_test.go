@@ -55,7 +55,7 @@ type gatewayProc struct {
 var (
 	// startupLineRE is the line editors (CIDER, Calva, Conjure) parse when they jack in.
 	startupLineRE = regexp.MustCompile(`^nREPL server started on port (\d+) on host (\S+) - nrepl://(\S+)$`)
-	pageLineRE    = regexp.MustCompile(`^sente gateway: open (http://\S+/) in a browser$`)
+	pageLineRE    = regexp.MustCompile(`^sente gateway: open (https?://\S+/) in a browser$`)
 )
 
 // cmdGatewayStart implements gateway-start [GLOBAL-FLAGS... gateway] [FLAGS...].
@@ -120,8 +120,12 @@ func cmdGatewayStart(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Setenv("NREPL_PORT", m[1])
 	ts.Setenv("HTTP_PORT", page.Port())
-	ts.Setenv("GATEWAY_URL", "http://"+page.Host)
-	ts.Setenv("CHSK_URL", "ws://"+page.Host+"/chsk")
+	ws := "ws://"
+	if page.Scheme == "https" {
+		ws = "wss://"
+	}
+	ts.Setenv("GATEWAY_URL", page.Scheme+"://"+page.Host)
+	ts.Setenv("CHSK_URL", ws+page.Host+"/chsk")
 	fmt.Fprintf(ts.Stdout(), "%s\n%s\n", lines[0], lines[1])
 }
 

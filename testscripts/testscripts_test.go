@@ -53,7 +53,7 @@
 //	    $SENTE_PORT). Global flags (--log-format, --log-level) go before the
 //	    word gateway, as on the command line. Sets NREPL_PORT, HTTP_PORT,
 //	    GATEWAY_URL (http://127.0.0.1:$HTTP_PORT, no trailing slash; the host
-//	    is the page URL's) and CHSK_URL (ws://127.0.0.1:$HTTP_PORT/chsk). One gateway at a time per
+//	    is the page URL's) and CHSK_URL (ws://127.0.0.1:$HTTP_PORT/chsk; https:// and wss:// for a TLS gateway). One gateway at a time per
 //	    script; it is interrupted at the end of the script if still running.
 //	[!] gateway-stop
 //	    Sends SIGINT, waits for the gateway to exit, and writes its

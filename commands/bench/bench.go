@@ -18,6 +18,7 @@ import (
 	sb "github.com/sente-clj/sente/bench"
 	"github.com/sente-clj/sente/internal/cliexit"
 	"github.com/sente-clj/sente/internal/cmdutil"
+	"github.com/sente-clj/sente/internal/tlsclient"
 )
 
 // Scenario is one thing `sente bench` can measure: its name and help, the
@@ -40,10 +41,19 @@ type Scenario struct {
 	echo func(o Options) bool
 	// manyConnections: the child gateway runs without its connection limit.
 	manyConnections bool
+	// instances: the scenario can spread over --instances child gateways
+	// joined by --nats (its flags and check declare and check them).
+	instances bool
 	// check validates the scenario's own options.
 	check func(o Options) error
 	// run measures.
-	run func(ctx context.Context, env sb.Env, o Options, echoAddr string) (*sb.Report, error)
+	run func(ctx context.Context, env sb.Env, o Options, st started) (*sb.Report, error)
+}
+
+// started is what Run started for a scenario besides its gateway.
+type started struct {
+	echoAddr string        // the bare WebSocket echo server, when echo asked for it
+	others   []*sb.Gateway // the child gateways beyond the first (--instances)
 }
 
 const (
@@ -83,9 +93,9 @@ var scenarios = []Scenario{
 			}
 			return nil
 		},
-		run: func(ctx context.Context, env sb.Env, o Options, echoAddr string) (*sb.Report, error) {
+		run: func(ctx context.Context, env sb.Env, o Options, st started) (*sb.Report, error) {
 			return sb.Eval(ctx, env, sb.EvalConfig{Limits: limits(o), Runtimes: o.Runtimes, RuntimeKind: o.RuntimeKind,
-				Editors: o.Editors, Code: o.Code, EchoAddr: echoAddr})
+				Editors: o.Editors, Code: o.Code, EchoAddr: st.echoAddr})
 		},
 	},
 	{
@@ -100,19 +110,29 @@ var scenarios = []Scenario{
 				&cli.IntFlag{Name: "window", Value: def.Window, EnvVars: []string{"SENTE_BENCH_WINDOW"}, Destination: &o.Window, Usage: "publish at most this many messages ahead of the slowest subscriber (keep it under the gateway's --client-queue)"},
 				&cli.Float64Flag{Name: "rate", EnvVars: []string{"SENTE_BENCH_RATE"}, Destination: &o.Rate, Usage: "publish at most this many messages per second (0 = as the window allows)"},
 				&cli.IntFlag{Name: "concurrency", Value: def.Concurrency, EnvVars: []string{"SENTE_BENCH_CONCURRENCY"}, Destination: &o.Concurrency, Usage: "subscribers connecting at once"},
+				&cli.IntFlag{Name: "instances", Value: def.Instances, EnvVars: []string{"SENTE_BENCH_INSTANCES"}, Destination: &o.Instances, Usage: "child gateways sharing the channel through --nats; subscribers are spread over them, the publisher is on the first"},
+				&cli.StringFlag{Name: "nats", EnvVars: []string{"SENTE_BENCH_NATS"}, Destination: &o.NATS, Usage: "the NATS server `URL` the child gateways join (needed for --instances 2 or more)"},
 			}
 		},
 		echo:            never,
 		manyConnections: true,
+		instances:       true,
 		check: func(o Options) error {
-			if o.Subscribers <= 0 || o.Window <= 0 || o.Payload < 0 || o.Rate < 0 {
+			switch {
+			case o.Subscribers <= 0 || o.Window <= 0 || o.Payload < 0 || o.Rate < 0:
 				return &UsageError{"--subscribers and --window must be positive, --payload and --rate not negative"}
+			case o.Instances < 1:
+				return &UsageError{"--instances must be at least 1"}
+			case o.Instances > 1 && o.NATS == "":
+				return &UsageError{"--instances 2 or more needs --nats URL: the instances share channels through a NATS server"}
+			case o.Instances > 1 && o.Target != "":
+				return &UsageError{"--instances starts child gateways; it does not go with --target"}
 			}
 			return nil
 		},
-		run: func(ctx context.Context, env sb.Env, o Options, _ string) (*sb.Report, error) {
+		run: func(ctx context.Context, env sb.Env, o Options, st started) (*sb.Report, error) {
 			return sb.Fanout(ctx, env, sb.FanoutConfig{Limits: limits(o), Subscribers: o.Subscribers, Payload: o.Payload,
-				Window: o.Window, Rate: o.Rate, Concurrency: o.Concurrency})
+				Window: o.Window, Rate: o.Rate, Concurrency: o.Concurrency, Others: st.others})
 		},
 	},
 	{
@@ -128,7 +148,7 @@ var scenarios = []Scenario{
 		echo:            never,
 		manyConnections: true,
 		check:           func(Options) error { return nil },
-		run: func(ctx context.Context, env sb.Env, o Options, _ string) (*sb.Report, error) {
+		run: func(ctx context.Context, env sb.Env, o Options, _ started) (*sb.Report, error) {
 			return sb.Connect(ctx, env, sb.ConnectConfig{Limits: limits(o), Concurrency: o.Concurrency})
 		},
 	},
@@ -154,7 +174,7 @@ var scenarios = []Scenario{
 			}
 			return nil
 		},
-		run: func(ctx context.Context, env sb.Env, o Options, _ string) (*sb.Report, error) {
+		run: func(ctx context.Context, env sb.Env, o Options, _ started) (*sb.Report, error) {
 			return sb.Idle(ctx, env, sb.IdleConfig{Limits: sb.Limits{Count: int64(o.Connections), Duration: o.Duration},
 				Path: o.Path, Concurrency: o.Concurrency})
 		},
@@ -167,8 +187,8 @@ var scenarios = []Scenario{
 		flags:         func(*Options, Options) []cli.Flag { return nil },
 		echo:          func(Options) bool { return true },
 		check:         func(Options) error { return nil },
-		run: func(ctx context.Context, env sb.Env, o Options, echoAddr string) (*sb.Report, error) {
-			return sb.Ping(ctx, env, sb.PingConfig{Limits: limits(o), EchoAddr: echoAddr})
+		run: func(ctx context.Context, env sb.Env, o Options, st started) (*sb.Report, error) {
+			return sb.Ping(ctx, env, sb.PingConfig{Limits: limits(o), EchoAddr: st.echoAddr})
 		},
 	},
 }
@@ -183,6 +203,17 @@ func scenario(name string) (Scenario, bool) {
 		return Scenario{}, false
 	}
 	return scenarios[i], true
+}
+
+// instanceScenarios names the scenarios that take --instances.
+func instanceScenarios() string {
+	var names []string
+	for _, s := range scenarios {
+		if s.instances {
+			names = append(names, s.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // ScenarioNames is "eval, fanout, connect, idle, ping".
@@ -206,6 +237,8 @@ type Options struct {
 	Target, NREPL string
 	// GatewayArgs are passed to the child `sente gateway`.
 	GatewayArgs []string
+	// TLS trusts an https:// gateway's certificate (--tls-ca, --insecure).
+	TLS tlsclient.Options
 
 	Count    int64         // operations measured; 0 means only Duration bounds the run
 	Duration time.Duration // time measured at most; 0 means only Count bounds the run
@@ -225,6 +258,10 @@ type Options struct {
 	Window      int
 	Rate        float64
 
+	// fanout across instances: Instances child gateways joined by --nats NATS
+	Instances int
+	NATS      string
+
 	// connect, idle, fanout (subscribers connecting at once)
 	Concurrency int
 
@@ -237,7 +274,7 @@ type Options struct {
 func Defaults(name string) Options {
 	o := Options{Scenario: name, Duration: 10 * time.Second, Concurrency: 50,
 		Runtimes: 1, RuntimeKind: sb.RuntimeNREPL, Editors: 1, Code: "(+ 1 2)", Floor: true,
-		Subscribers: 1000, Window: 100, Connections: 5000, Path: "/chsk"}
+		Subscribers: 1000, Window: 100, Connections: 5000, Path: "/chsk", Instances: 1}
 	if s, ok := scenario(name); ok {
 		s.defaults(&o)
 	}
@@ -268,19 +305,27 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		}
 	}
 
+	tlsCfg, err := tlsclient.Config(opts.TLS)
+	if err != nil {
+		return &UsageError{err.Error()}
+	}
 	var g *sb.Gateway
 	if opts.Target != "" {
-		var err error
-		if g, err = sb.AttachGateway(ctx, opts.Target, opts.NREPL); err != nil {
+		if g, err = sb.AttachGatewayTLS(ctx, opts.Target, opts.NREPL, tlsCfg); err != nil {
 			return err
 		}
 	} else {
-		gw, child, err := sb.StartGateway(ctx, exe, gatewayArgs(opts), stderr)
+		gw, child, err := sb.StartGatewayTLS(ctx, exe, gatewayArgs(opts), tlsCfg, stderr)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = child.Stop() }()
 		g = gw
+	}
+	others, stopOthers, err := startOthers(ctx, exe, opts, tlsCfg, stderr)
+	defer stopOthers()
+	if err != nil {
+		return err
 	}
 	env := sb.Env{Gateway: g}
 	if sb.IsTerminal(stderr) {
@@ -298,7 +343,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		echoAddr = addr
 	}
 
-	rep, err := sc.run(ctx, env, opts, echoAddr)
+	rep, err := sc.run(ctx, env, opts, started{echoAddr: echoAddr, others: others})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -345,6 +390,8 @@ func validate(o *Options) error {
 	switch {
 	case o.Concurrency <= 0:
 		return &UsageError{"--concurrency must be positive"}
+	case o.Instances > 1 && !sc.instances:
+		return &UsageError{"--instances is for the " + instanceScenarios() + " scenario"}
 	case o.Target == "" && o.NREPL != "":
 		return &UsageError{"--nrepl goes with --target: a child gateway's address is known"}
 	case o.Target != "" && len(o.GatewayArgs) > 0:
@@ -357,6 +404,9 @@ func validate(o *Options) error {
 // connection limit for the scenarios that open more than its default 1000.
 func gatewayArgs(o Options) []string {
 	args := slices.Clone(o.GatewayArgs)
+	if o.NATS != "" {
+		args = append(args, "--nats", o.NATS)
+	}
 	if sc, _ := scenario(o.Scenario); sc.manyConnections &&
 		!slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, "max-connections") }) {
 		args = append(args, "--max-connections=0")
@@ -428,6 +478,7 @@ func scenarioCommand(s Scenario, run func(*cli.Context, *Options) error) *cli.Co
 		&cli.DurationFlag{Name: "duration", Value: def.Duration, EnvVars: []string{"SENTE_BENCH_DURATION"}, Destination: &o.Duration, Usage: s.durationUsage},
 		&cli.BoolFlag{Name: "json", EnvVars: []string{"SENTE_BENCH_JSON"}, Destination: &o.JSON, Usage: "print one JSON object with every figure"},
 	}
+	flags = append(flags, cmdutil.TLSClientFlags(&o.TLS)...)
 	if s.countUsage != "" {
 		flags = append(flags,
 			&cli.Int64Flag{Name: "count", Value: def.Count, EnvVars: []string{"SENTE_BENCH_COUNT"}, Destination: &o.Count, Usage: s.countUsage},

@@ -142,16 +142,18 @@ func TestGatewayArgs(t *testing.T) {
 	tests := []struct {
 		scenario string
 		user     []string
+		nats     string
 		want     string
 	}{
-		{"eval", nil, ""},
-		{"idle", nil, "--max-connections=0"},
-		{"fanout", []string{"--batch=false"}, "--batch=false --max-connections=0"},
-		{"connect", []string{"--max-connections=10"}, "--max-connections=10"},
+		{"eval", nil, "", ""},
+		{"idle", nil, "", "--max-connections=0"},
+		{"fanout", []string{"--batch=false"}, "", "--batch=false --max-connections=0"},
+		{"connect", []string{"--max-connections=10"}, "", "--max-connections=10"},
+		{"fanout", nil, "nats://n:1", "--nats nats://n:1 --max-connections=0"},
 	}
 	for _, tt := range tests {
-		if got := strings.Join(gatewayArgs(Options{Scenario: tt.scenario, GatewayArgs: tt.user}), " "); got != tt.want {
-			t.Errorf("%s %q: %q, want %q", tt.scenario, tt.user, got, tt.want)
+		if got := strings.Join(gatewayArgs(Options{Scenario: tt.scenario, GatewayArgs: tt.user, NATS: tt.nats}), " "); got != tt.want {
+			t.Errorf("%s %q %q: %q, want %q", tt.scenario, tt.user, tt.nats, got, tt.want)
 		}
 	}
 }

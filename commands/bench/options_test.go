@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sente-clj/sente/internal/testutil"
+	"github.com/sente-clj/sente/internal/tlsclient"
 )
 
 func TestOptionsFromArgv(t *testing.T) {
@@ -16,8 +17,11 @@ func TestOptionsFromArgv(t *testing.T) {
 		change(&o)
 		return o
 	}
-	common := []string{"--target", "http://h:1", "--nrepl", "h:2", "--duration", "3s", "--json"}
-	setCommon := func(o *Options) { o.Target, o.NREPL, o.Duration, o.JSON = "http://h:1", "h:2", 3*time.Second, true }
+	common := []string{"--target", "https://h:1", "--nrepl", "h:2", "--duration", "3s", "--json", "--tls-ca", "ca.pem", "--insecure"}
+	setCommon := func(o *Options) {
+		o.Target, o.NREPL, o.Duration, o.JSON = "https://h:1", "h:2", 3*time.Second, true
+		o.TLS = tlsclient.Options{CAFile: "ca.pem", Insecure: true}
+	}
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -33,19 +37,24 @@ func TestOptionsFromArgv(t *testing.T) {
 			})},
 		{"fanout defaults", nil, []string{"fanout"}, Defaults("fanout")},
 		{"fanout", nil, []string{"fanout", "--gateway-arg", "--batch=false", "--gateway-arg", "--client-queue=9", "--subscribers", "4",
-			"--payload", "5", "--window", "6", "--rate", "7.5", "--concurrency", "8"},
+			"--payload", "5", "--window", "6", "--rate", "7.5", "--concurrency", "8", "--instances", "3", "--nats", "nats://n:4222"},
 			with("fanout", func(o *Options) {
 				o.GatewayArgs = []string{"--batch=false", "--client-queue=9"}
 				o.Subscribers, o.Payload, o.Window, o.Rate, o.Concurrency = 4, 5, 6, 7.5, 8
+				o.Instances, o.NATS = 3, "nats://n:4222"
 			})},
-		{"connect", nil, []string{"connect", "--count", "9", "--concurrency", "2"},
-			with("connect", func(o *Options) { o.Count, o.Concurrency = 9, 2 })},
+		{"fanout environment", map[string]string{"SENTE_BENCH_INSTANCES": "2", "SENTE_BENCH_NATS": "nats://n:1"}, []string{"fanout"},
+			with("fanout", func(o *Options) { o.Instances, o.NATS = 2, "nats://n:1" })},
+		{"connect", nil, []string{"connect", "--count", "9", "--concurrency", "2", "--insecure"},
+			with("connect", func(o *Options) { o.Count, o.Concurrency, o.TLS.Insecure = 9, 2, true })},
 		{"idle", nil, []string{"idle", "--connections", "10", "--path", "/_nrepl", "--concurrency", "3", "--duration", "0"},
 			with("idle", func(o *Options) { o.Connections, o.Path, o.Concurrency, o.Duration = 10, "/_nrepl", 3, 0 })},
 		{"ping defaults", nil, []string{"ping"}, Defaults("ping")},
-		{"environment", map[string]string{"SENTE_BENCH_TARGET": "http://h:1", "SENTE_BENCH_NREPL": "h:2", "SENTE_BENCH_DURATION": "3s",
+		{"ping", nil, append([]string{"ping"}, common...), with("ping", setCommon)},
+		{"environment", map[string]string{"SENTE_BENCH_TARGET": "https://h:1", "SENTE_BENCH_NREPL": "h:2", "SENTE_BENCH_DURATION": "3s",
 			"SENTE_BENCH_JSON": "true", "SENTE_BENCH_COUNT": "5", "SENTE_BENCH_WARMUP": "1", "SENTE_BENCH_RUNTIMES": "2",
-			"SENTE_BENCH_RUNTIME_KIND": "chsk", "SENTE_BENCH_EDITORS": "3", "SENTE_BENCH_CODE": "(f)", "SENTE_BENCH_FLOOR": "false"},
+			"SENTE_BENCH_RUNTIME_KIND": "chsk", "SENTE_BENCH_EDITORS": "3", "SENTE_BENCH_CODE": "(f)", "SENTE_BENCH_FLOOR": "false",
+			"SENTE_TLS_CA": "ca.pem", "SENTE_INSECURE": "true"},
 			[]string{"eval"},
 			with("eval", func(o *Options) {
 				setCommon(o)
@@ -76,6 +85,8 @@ func TestScenarioFlags(t *testing.T) {
 		{[]string{"idle", "--count", "1"}},
 		{[]string{"ping", "--editors", "2"}},
 		{[]string{"connect", "--subscribers", "2"}},
+		{[]string{"eval", "--instances", "2"}},
+		{[]string{"ping", "--nats", "nats://n:1"}},
 		{[]string{"eval", "--path", "/chsk"}},
 		{[]string{"eval", "extra"}},
 		{[]string{"eval", "--count", "many"}},
@@ -102,6 +113,10 @@ func TestValidate(t *testing.T) {
 		{"runtime kind", func(o *Options) { o.RuntimeKind = "x" }, `--runtime-kind "x": use nrepl or chsk`},
 		{"fanout window", func(o *Options) { *o = Defaults("fanout"); o.Window = 0 }, "--subscribers and --window must be positive, --payload and --rate not negative"},
 		{"concurrency", func(o *Options) { *o = Defaults("connect"); o.Concurrency = 0 }, "--concurrency must be positive"},
+		{"instances beyond fanout", func(o *Options) { o.Instances, o.NATS = 2, "nats://n:1" }, "--instances is for the fanout scenario"},
+		{"fanout instances", func(o *Options) { *o = Defaults("fanout"); o.Instances, o.NATS = 2, "nats://n:1" }, ""},
+		{"fanout instances need NATS", func(o *Options) { *o = Defaults("fanout"); o.Instances = 2 },
+			"--instances 2 or more needs --nats URL: the instances share channels through a NATS server"},
 		{"--nrepl without --target", func(o *Options) { o.NREPL = "h:1" }, "--nrepl goes with --target: a child gateway's address is known"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

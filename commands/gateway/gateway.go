@@ -39,12 +39,21 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) error {
 		"allow-origins", c.AllowOrigins, "max-connections", c.MaxConnections)
 	fmt.Fprintln(stdout, srv.StartupLine())
 	fmt.Fprintf(stdout, "sente gateway: open %s in a browser\n", srv.PageURL())
+	if t := srv.TLS(); t != nil {
+		printTLS(stdout, cfg, t)
+	}
+	if c.NATS.URL != "" {
+		fmt.Fprintf(stdout, "sente gateway: sharing pub/sub channels with the gateways on NATS %s\n", c.NATS.URL)
+	}
 	return srv.Serve(ctx)
 }
 
 // maxMessageBytesCeiling bounds --max-message-bytes: a sente-lite frame is
 // held whole in memory.
 const maxMessageBytesCeiling = 1 << 30
+
+// natsBufferCeiling bounds --nats-buffer: the NATS client holds it in memory.
+const natsBufferCeiling = 1 << 30
 
 // NewCommand is `sente gateway`, its flags bound to an Options that run gets
 // once the command line is parsed; a nil run runs the command. Every flag's
@@ -54,8 +63,8 @@ func NewCommand(run func(*cli.Context, *Options) error) *cli.Command {
 	opts := &Options{Config: def}
 	cfg := &opts.Config
 	// Values that are checked or converted once parsed.
-	var scittle, maxNREPLMessage, maxMessageBytes string
-	var allowOrigins cli.StringSlice
+	var scittle, maxNREPLMessage, maxMessageBytes, natsBuffer string
+	var allowOrigins, tlsNames cli.StringSlice
 	if run == nil {
 		run = func(c *cli.Context, o *Options) error { return Run(c.Context, *o, c.App.Writer) }
 	}
@@ -87,6 +96,13 @@ Example:
 			&cli.IntFlag{Name: "max-subscriptions", Value: def.MaxSubscriptions, EnvVars: []string{"SENTE_MAX_SUBSCRIPTIONS"}, Destination: &cfg.MaxSubscriptions, Usage: "channels one sente-lite connection may subscribe to (0 = no limit)"},
 			&cli.IntFlag{Name: "max-subscribers", Value: def.MaxSubscribers, EnvVars: []string{"SENTE_MAX_SUBSCRIBERS"}, Destination: &cfg.MaxSubscribers, Usage: "subscribers one channel may have (0 = no limit)"},
 			&cli.IntFlag{Name: "client-queue", Value: def.ClientQueue, EnvVars: []string{"SENTE_CLIENT_QUEUE"}, Destination: &cfg.ClientQueue, Usage: "frames queued per sente-lite client; a client that lets it fill is closed as a slow consumer"},
+			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"SENTE_TLS_CERT"}, Destination: &cfg.TLS.CertFile, Usage: "serve the HTTP port as HTTPS (WebSockets as wss://) with this certificate `FILE` (PEM, with --tls-key)"},
+			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"SENTE_TLS_KEY"}, Destination: &cfg.TLS.KeyFile, Usage: "the private key `FILE` (PEM) of --tls-cert"},
+			&cli.BoolFlag{Name: "tls-self-signed", Value: def.TLS.SelfSigned, EnvVars: []string{"SENTE_TLS_SELF_SIGNED"}, Destination: &cfg.TLS.SelfSigned, Usage: "serve HTTPS with a certificate made for this machine's host names, kept in --tls-dir so a device trusts it once"},
+			&cli.StringFlag{Name: "tls-dir", EnvVars: []string{"SENTE_TLS_DIR"}, Destination: &cfg.TLS.Dir, Usage: "`DIR` that keeps the --tls-self-signed certificate (default: the user's config directory/sente)"},
+			&cli.StringSliceFlag{Name: "tls-name", EnvVars: []string{"SENTE_TLS_NAME"}, Destination: &tlsNames, Usage: "another host `NAME` or address the --tls-self-signed certificate covers (repeatable)"},
+			&cli.StringFlag{Name: "nats", Value: def.NATS.URL, EnvVars: []string{"SENTE_NATS"}, Destination: &cfg.NATS.URL, Usage: "share pub/sub channels with every gateway on this NATS server `URL` (nats://host:4222); runtimes and nREPL stay per gateway"},
+			&cli.StringFlag{Name: "nats-buffer", Value: cmdutil.FormatSize(int64(def.NATS.ReconnectBuffer)), EnvVars: []string{"SENTE_NATS_BUFFER"}, Destination: &natsBuffer, Usage: "publishes kept for other gateways while NATS is unreachable; past it they are counted as lost (/stats)"},
 			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BATCH"}, Destination: &cfg.Batch, Usage: "send events that queue up as one sente batch frame [[ev1] [ev2]] (--batch=false: one frame each)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -110,6 +126,11 @@ Example:
 				return cliexit.Usagef("--max-message-bytes: %q is not a size from 1 byte to 1GiB", maxMessageBytes)
 			}
 			cfg.MaxMessageBytes = int(n)
+			cfg.TLS.Names = tlsNames.Value()
+			if n, err = cmdutil.ParseSize(natsBuffer); err != nil || n > natsBufferCeiling {
+				return cliexit.Usagef("--nats-buffer: %q is not a size from 1 byte to 1GiB", natsBuffer)
+			}
+			cfg.NATS.ReconnectBuffer = int(n)
 			if err := run(c, opts); err != nil {
 				return cliexit.Usagef("%s", err.Error())
 			}

@@ -38,7 +38,7 @@ Examples:
    sente publish --verbose news 42
    # delivered to 3
    printf '1\n2\n{:n 3}\n' | sente publish news`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			cmdutil.ChskURLFlag(&opts.URL, send.DefaultURL),
 			&cli.BoolFlag{Name: "exclude-self", EnvVars: []string{"SENTE_PUBLISH_EXCLUDE_SELF"}, Destination: &opts.ExcludeSelf,
 				Usage: "publish with :exclude-sender? true (not to this connection, were it subscribed)"},
@@ -46,7 +46,7 @@ Examples:
 				Usage: `print "delivered to N" for each publish`},
 			&cli.DurationFlag{Name: "timeout", Value: send.DefaultTimeout, EnvVars: []string{"SENTE_PUBLISH_TIMEOUT"}, Destination: &opts.Timeout,
 				Usage: "give up connecting, or waiting for the server to accept a publish, after `DURATION` (0 = no limit)"},
-		},
+		}, cmdutil.TLSClientFlags(&opts.TLS)...),
 		Action: func(c *cli.Context) error {
 			log, err := cmdutil.ClientLogger(c)
 			if err != nil {

@@ -14,17 +14,19 @@ import (
 	"olympos.io/encoding/edn"
 
 	"github.com/sente-clj/sente/commands/send"
+	"github.com/sente-clj/sente/internal/tlsclient"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
 
 // Options are the command's flags and arguments, not yet checked.
 type Options struct {
-	URL         string        // the server's sente-lite endpoint; see send.NormalizeURL
-	Args        []string      // CHANNEL [EDN]; without EDN, one EDN value per stdin line
-	ExcludeSelf bool          // :exclude-sender? true: not to this connection, were it subscribed
-	Verbose     bool          // print "delivered to N" for each publish
-	Timeout     time.Duration // bounds connecting and each answer; 0 is no limit
+	URL         string            // the server's sente-lite endpoint; see send.NormalizeURL
+	Args        []string          // CHANNEL [EDN]; without EDN, one EDN value per stdin line
+	ExcludeSelf bool              // :exclude-sender? true: not to this connection, were it subscribed
+	Verbose     bool              // print "delivered to N" for each publish
+	Timeout     time.Duration     // bounds connecting and each answer; 0 is no limit
+	TLS         tlsclient.Options // --tls-ca, --insecure for wss://
 
 	Logger         *slog.Logger // sentelite's connection log; nil discards it
 	Stdin          io.Reader
@@ -60,7 +62,11 @@ func Run(ctx context.Context, opts Options) error {
 		return send.Usagef("no EDN value given and no stdin to read values from (see sente publish --help)")
 	}
 
-	c := sentelite.New(send.ClientOptions(wsURL, opts.Timeout, opts.Logger))
+	co, err := send.WithTLS(send.ClientOptions(wsURL, opts.Timeout, opts.Logger), opts.TLS)
+	if err != nil {
+		return err
+	}
+	c := sentelite.New(co)
 	defer c.Close()
 	cctx, cancel := send.WithTimeout(ctx, opts.Timeout)
 	err = send.Connect(cctx, c)

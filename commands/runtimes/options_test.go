@@ -8,6 +8,7 @@ import (
 
 	"github.com/sente-clj/sente/commands/runtimes"
 	"github.com/sente-clj/sente/internal/testutil"
+	"github.com/sente-clj/sente/internal/tlsclient"
 )
 
 func TestOptionsFromArgv(t *testing.T) {
@@ -18,10 +19,10 @@ func TestOptionsFromArgv(t *testing.T) {
 		want runtimes.Options
 	}{
 		{"defaults", nil, nil, runtimes.Options{URL: "http://127.0.0.1:1340", Timeout: 5 * time.Second}},
-		{"every flag", nil, []string{"--url", "http://h:1", "--json", "--timeout", "2s"},
-			runtimes.Options{URL: "http://h:1", JSON: true, Timeout: 2 * time.Second}},
-		{"environment", map[string]string{"SENTE_URL": "h:2", "SENTE_JSON": "true", "SENTE_TIMEOUT": "1m"}, nil,
-			runtimes.Options{URL: "h:2", JSON: true, Timeout: time.Minute}},
+		{"every flag", nil, []string{"--url", "https://h:1", "--json", "--timeout", "2s", "--tls-ca", "ca.pem", "--insecure"},
+			runtimes.Options{URL: "https://h:1", JSON: true, Timeout: 2 * time.Second, TLS: tlsclient.Options{CAFile: "ca.pem", Insecure: true}}},
+		{"environment", map[string]string{"SENTE_URL": "h:2", "SENTE_JSON": "true", "SENTE_TIMEOUT": "1m", "SENTE_TLS_CA": "ca2.pem", "SENTE_INSECURE": "true"}, nil,
+			runtimes.Options{URL: "h:2", JSON: true, Timeout: time.Minute, TLS: tlsclient.Options{CAFile: "ca2.pem", Insecure: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.ClearEnv(t, "SENTE_")

@@ -19,6 +19,7 @@ import (
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/cliexit"
 	"github.com/sente-clj/sente/internal/cmdutil"
+	"github.com/sente-clj/sente/internal/tlsclient"
 )
 
 // DefaultURL is the gateway's HTTP address on its default port.
@@ -32,6 +33,7 @@ type Options struct {
 	URL     string // gateway base URL, e.g. http://127.0.0.1:1340
 	JSON    bool
 	Timeout time.Duration
+	TLS     tlsclient.Options // --tls-ca, --insecure for https://
 }
 
 // ErrUnreachable wraps failures to reach the gateway, so the CLI can exit 2.
@@ -52,7 +54,12 @@ func Run(ctx context.Context, opts Options, stdout io.Writer) error {
 	if err != nil {
 		return &ErrUnreachable{fmt.Errorf("bad --url %q: %w", opts.URL, err)}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	transport, err := tlsclient.Transport(opts.TLS)
+	if err != nil {
+		return &ErrUnreachable{err}
+	}
+	defer transport.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: transport}).Do(req)
 	if err != nil {
 		return &ErrUnreachable{fmt.Errorf("cannot reach a sente gateway at %s: %w", base, unwrapURLError(err))}
 	}
@@ -121,11 +128,11 @@ sente-lite), how long it has been connected, requests pending, and its user agen
 Example:
    sente runtimes
    sente runtimes --url http://127.0.0.1:1340 --json`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "url", Value: DefaultURL, EnvVars: []string{"SENTE_URL"}, Destination: &opts.URL, Usage: "the gateway's HTTP address"},
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "url", Value: DefaultURL, EnvVars: []string{"SENTE_URL"}, Destination: &opts.URL, Usage: "the gateway's HTTP address (https:// for a TLS gateway)"},
 			&cli.BoolFlag{Name: "json", EnvVars: []string{"SENTE_JSON"}, Destination: &opts.JSON, Usage: "print JSON instead of a table"},
 			&cli.DurationFlag{Name: "timeout", Value: DefaultTimeout, EnvVars: []string{"SENTE_TIMEOUT"}, Destination: &opts.Timeout, Usage: "give up after this long"},
-		},
+		}, cmdutil.TLSClientFlags(&opts.TLS)...),
 		Action: func(c *cli.Context) error {
 			err := run(c, opts)
 			var unreachable *ErrUnreachable

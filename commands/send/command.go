@@ -44,7 +44,7 @@ Examples:
    # [:sente-lite/echo {:conn-id "…", :original-data {:name "Ada"}, :original-event-id :my-app/hello, :timestamp 1700000000000}]
    sente send --reply my-app/question '[1 2 3]'
    printf '[:my-app/a 1]\n[:my-app/b 2]\n' | sente send --url ws://127.0.0.1:1340/chsk`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			cmdutil.ChskURLFlag(&opts.URL, DefaultURL),
 			&cli.BoolFlag{Name: "reply", EnvVars: []string{"SENTE_SEND_REPLY"}, Destination: &opts.Reply,
 				Usage: "send the callback form and print the reply as EDN"},
@@ -52,7 +52,7 @@ Examples:
 				Usage: "after each send, wait for the first event `EVENT-ID` (e.g. :sente-lite/echo) and print it"},
 			&cli.DurationFlag{Name: "timeout", Value: DefaultTimeout, EnvVars: []string{"SENTE_SEND_TIMEOUT"}, Destination: &opts.Timeout,
 				Usage: "give up connecting, or waiting for a reply or an --expect event, after `DURATION` (0 = no limit)"},
-		},
+		}, cmdutil.TLSClientFlags(&opts.TLS)...),
 		Action: func(c *cli.Context) error {
 			log, err := cmdutil.ClientLogger(c)
 			if err != nil {

@@ -20,17 +20,19 @@ import (
 
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/internal/tlsclient"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
 
 // Options are the command's flags and arguments, not yet checked.
 type Options struct {
-	URL     string        // the server's sente-lite endpoint; see NormalizeURL
-	Args    []string      // [EVENT-ID [EDN]]; none: one event vector per stdin line
-	Reply   bool          // send the callback form and print the reply
-	Expect  string        // print the first event with this id after each send
-	Timeout time.Duration // bounds connecting and each wait; 0 is no limit
+	URL     string            // the server's sente-lite endpoint; see NormalizeURL
+	Args    []string          // [EVENT-ID [EDN]]; none: one event vector per stdin line
+	Reply   bool              // send the callback form and print the reply
+	Expect  string            // print the first event with this id after each send
+	Timeout time.Duration     // bounds connecting and each wait; 0 is no limit
+	TLS     tlsclient.Options // --tls-ca, --insecure for wss://
 
 	Logger         *slog.Logger // sentelite's connection log; nil discards it
 	Stdin          io.Reader
@@ -71,7 +73,11 @@ func Run(ctx context.Context, opts Options) error {
 		return Usagef("unexpected argument %q: sente send takes EVENT-ID and at most one EDN value; quote the EDN, and put flags before the arguments (see sente send --help)", opts.Args[2])
 	}
 
-	c := sentelite.New(ClientOptions(wsURL, opts.Timeout, opts.Logger))
+	co, err := WithTLS(ClientOptions(wsURL, opts.Timeout, opts.Logger), opts.TLS)
+	if err != nil {
+		return err
+	}
+	c := sentelite.New(co)
 	defer c.Close()
 	cctx, cancel := WithTimeout(ctx, opts.Timeout)
 	err = Connect(cctx, c)

@@ -10,6 +10,7 @@ import (
 	"github.com/sente-clj/sente/commands/send"
 	"github.com/sente-clj/sente/commands/subscribe"
 	"github.com/sente-clj/sente/internal/testutil"
+	"github.com/sente-clj/sente/internal/tlsclient"
 )
 
 func TestOptionsFromArgv(t *testing.T) {
@@ -19,6 +20,7 @@ func TestOptionsFromArgv(t *testing.T) {
 		Count    int
 		Timeout  time.Duration
 		JSON     bool
+		TLS      tlsclient.Options
 	}
 	for _, tc := range []struct {
 		name string
@@ -27,10 +29,12 @@ func TestOptionsFromArgv(t *testing.T) {
 		want flags
 	}{
 		{"defaults", nil, []string{"news"}, flags{URL: send.DefaultURL, Channels: []string{"news"}}},
-		{"every flag", nil, []string{"--url", "h:1", "--count", "3", "--timeout", "2s", "--json", "news", "sport"},
-			flags{URL: "h:1", Channels: []string{"news", "sport"}, Count: 3, Timeout: 2 * time.Second, JSON: true}},
-		{"environment", map[string]string{"SENTE_CHSK_URL": "h:2", "SENTE_SUBSCRIBE_COUNT": "4", "SENTE_SUBSCRIBE_TIMEOUT": "1m", "SENTE_SUBSCRIBE_JSON": "true"},
-			[]string{"news"}, flags{URL: "h:2", Channels: []string{"news"}, Count: 4, Timeout: time.Minute, JSON: true}},
+		{"every flag", nil, []string{"--url", "h:1", "--count", "3", "--timeout", "2s", "--json", "--tls-ca", "ca.pem", "--insecure", "news", "sport"},
+			flags{URL: "h:1", Channels: []string{"news", "sport"}, Count: 3, Timeout: 2 * time.Second, JSON: true,
+				TLS: tlsclient.Options{CAFile: "ca.pem", Insecure: true}}},
+		{"environment", map[string]string{"SENTE_CHSK_URL": "h:2", "SENTE_SUBSCRIBE_COUNT": "4", "SENTE_SUBSCRIBE_TIMEOUT": "1m", "SENTE_SUBSCRIBE_JSON": "true",
+			"SENTE_TLS_CA": "ca2.pem", "SENTE_INSECURE": "true"},
+			[]string{"news"}, flags{URL: "h:2", Channels: []string{"news"}, Count: 4, Timeout: time.Minute, JSON: true, TLS: tlsclient.Options{CAFile: "ca2.pem", Insecure: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.ClearEnv(t, "SENTE_")
@@ -42,7 +46,7 @@ func TestOptionsFromArgv(t *testing.T) {
 			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
 				t.Fatal(err)
 			}
-			if f := (flags{got.URL, got.Channels, got.Count, got.Timeout, got.JSON}); !reflect.DeepEqual(f, tc.want) {
+			if f := (flags{got.URL, got.Channels, got.Count, got.Timeout, got.JSON, got.TLS}); !reflect.DeepEqual(f, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", f, tc.want)
 			}
 		})

@@ -26,6 +26,7 @@ import (
 	"olympos.io/encoding/edn"
 
 	"github.com/sente-clj/sente/commands/send"
+	"github.com/sente-clj/sente/internal/tlsclient"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -43,6 +44,8 @@ type Options struct {
 	// SubscribeTimeout bounds connecting and each subscribe's answer when
 	// Timeout does not end sooner; 0 means send.DefaultTimeout.
 	SubscribeTimeout time.Duration
+
+	TLS tlsclient.Options // --tls-ca, --insecure for wss://
 
 	Logger         *slog.Logger // sentelite's connection log; nil discards it
 	Stdout, Stderr io.Writer
@@ -91,7 +94,10 @@ func Run(ctx context.Context, opts Options) error {
 
 	var closing atomic.Bool
 	fatal := make(chan error, 1)
-	o := send.ClientOptions(wsURL, subTimeout, opts.Logger)
+	o, err := send.WithTLS(send.ClientOptions(wsURL, subTimeout, opts.Logger), opts.TLS)
+	if err != nil {
+		return err
+	}
 	o.Reconnect = true
 	o.OnClose = func(_ *sentelite.Client, err error) {
 		if !closing.Load() && !errors.Is(err, sentelite.ErrClosed) {
@@ -378,7 +384,7 @@ Examples:
    sente subscribe --count 1 --timeout 30s news sport
    sente subscribe --json news | jq .data
    # {"channel":"news","from":"3f9c…","data":{"headline":"hi","tags":[":a",":b"]}}`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			cmdutil.ChskURLFlag(&opts.URL, send.DefaultURL),
 			&cli.IntFlag{Name: "count", EnvVars: []string{"SENTE_SUBSCRIBE_COUNT"}, Destination: &opts.Count,
 				Usage: "exit after `N` messages (0 = no limit)"},
@@ -386,7 +392,7 @@ Examples:
 				Usage: "stop listening after `DURATION`: a normal end, unless fewer than --count messages came (0 = no limit)"},
 			&cli.BoolFlag{Name: "json", EnvVars: []string{"SENTE_SUBSCRIBE_JSON"}, Destination: &opts.JSON,
 				Usage: `print {"channel":..,"from":..,"data":..} JSON lines instead of EDN data`},
-		},
+		}, cmdutil.TLSClientFlags(&opts.TLS)...),
 		Action: func(c *cli.Context) error {
 			log, err := cmdutil.ClientLogger(c)
 			if err != nil {

@@ -1,7 +1,8 @@
 // Package cmdutil is what the sente commands' command-line definitions
 // share: the logging flags every command takes, the nREPL and sente-lite
-// address flags of the client commands, byte sizes, a repeatable flag that
-// keeps Clojure code whole, and the mapping of a command's error to its exit.
+// address flags and the TLS flags of the client commands, byte sizes, a
+// repeatable flag that keeps Clojure code whole, and the mapping of a
+// command's error to its exit.
 // Each command binds its own flags to its Options in commands/<cmd>; this
 // package holds only what several of them use.
 package cmdutil
@@ -18,6 +19,7 @@ import (
 
 	"github.com/sente-clj/sente/internal/cliexit"
 	"github.com/sente-clj/sente/internal/nreplfind"
+	"github.com/sente-clj/sente/internal/tlsclient"
 )
 
 // The log flags' defaults.
@@ -129,6 +131,18 @@ func NREPLClientFlags(host *string, port *int) []cli.Flag {
 func ChskURLFlag(dest *string, def string) cli.Flag {
 	return &cli.StringFlag{Name: "url", Value: def, EnvVars: []string{"SENTE_CHSK_URL"}, Destination: dest,
 		Usage: "the server's sente-lite WebSocket `URL` (ws:// is assumed, http:// becomes ws://, no path means /chsk)"}
+}
+
+// TLSClientFlags are --tls-ca and --insecure, bound to o, for the commands
+// that reach a gateway over wss:// or https:// (send, subscribe, publish,
+// runtimes and every bench scenario).
+func TLSClientFlags(o *tlsclient.Options) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"SENTE_TLS_CA"}, Destination: &o.CAFile,
+			Usage: "trust the gateway certificate(s) in PEM `FILE` besides the system's (e.g. the one sente gateway --tls-self-signed made)"},
+		&cli.BoolFlag{Name: "insecure", EnvVars: []string{"SENTE_INSECURE"}, Destination: &o.Insecure,
+			Usage: "accept any TLS certificate (tests with self-signed gateways only: the connection can be read and changed)"},
+	}
 }
 
 // IsPiped reports whether f is a pipe or a regular file, rather than a

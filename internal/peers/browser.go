@@ -57,6 +57,13 @@ type driverReply struct {
 // StartBrowser launches node + chromium; t.Cleanup closes it.
 func StartBrowser(t testing.TB) *Browser {
 	t.Helper()
+	return StartBrowserArgs(t)
+}
+
+// StartBrowserArgs is StartBrowser with extra Chromium flags, e.g.
+// --ignore-certificate-errors-spki-list=HASH to trust a test's certificate.
+func StartBrowserArgs(t testing.TB, chromiumArgs ...string) *Browser {
+	t.Helper()
 	root := Root(t)
 	node, err := exec.LookPath("node")
 	Require(t, err == nil, "Node.js (node)", installNode)
@@ -68,7 +75,7 @@ func StartBrowser(t testing.TB) *Browser {
 	ready := make(chan string, 1)
 	start := time.Now()
 	driver := filepath.Join(root, "internal", "peers", "browser.mjs")
-	b.proc, err = startProc("chromium driver (node browser.mjs)", root, []string{node, driver}, func(line string) {
+	b.proc, err = startProc("chromium driver (node browser.mjs)", root, append([]string{node, driver}, chromiumArgs...), func(line string) {
 		b.handleLine(line, ready)
 	})
 	if err != nil {
@@ -178,12 +185,18 @@ func (b *Browser) forget(id int64) {
 
 // Open opens a new page (in a fresh browser context), goes to url and waits for its load event.
 func (b *Browser) Open(ctx context.Context, url string) (*Page, error) {
+	return b.OpenDevice(ctx, url, "")
+}
+
+// OpenDevice is Open as a Playwright device ("Pixel 7": its user agent,
+// viewport and touch) would; "" is a desktop page.
+func (b *Browser) OpenDevice(ctx context.Context, url, device string) (*Page, error) {
 	b.mu.Lock()
 	b.nPages++
 	p := &Page{b: b, id: fmt.Sprintf("p%d", b.nPages), url: url}
 	b.pages[p.id] = p // before "open", so console output during load is kept
 	b.mu.Unlock()
-	if _, err := b.call(ctx, "open", map[string]any{"page": p.id, "url": url}); err != nil {
+	if _, err := b.call(ctx, "open", map[string]any{"page": p.id, "url": url, "device": device}); err != nil {
 		return nil, fmt.Errorf("%w\nconsole:\n%s", err, strings.Join(p.Console(), "\n"))
 	}
 	return p, nil

@@ -8,13 +8,15 @@
 // Requests may carry "timeoutMs" (the Go context's deadline; 0 = none).
 // Commands run concurrently. The driver closes Chromium and exits when stdin ends,
 // so a test process that dies never leaves a browser behind.
-import { chromium } from 'playwright-core';
+import { chromium, devices } from 'playwright-core';
 import readline from 'node:readline';
 
 const ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
   '--disable-background-networking', '--disable-component-update',
   '--no-first-run', '--disable-sync', '--disable-quic',
+  // Extra Chromium flags from the Go side, e.g. --ignore-certificate-errors-spki-list.
+  ...process.argv.slice(2),
 ];
 
 const send = (msg) => process.stdout.write(JSON.stringify(msg) + '\n');
@@ -33,8 +35,10 @@ const browser = await chromium.launch({
 });
 
 const commands = {
-  async open({ page: id, url, timeoutMs }) {
-    const context = await browser.newContext();
+  async open({ page: id, url, timeoutMs, device }) {
+    // device: a Playwright device name ("Pixel 7"): its user agent, viewport and touch.
+    if (device && !devices[device]) throw new Error(`unknown device ${device}`);
+    const context = await browser.newContext(device ? devices[device] : {});
     const p = await context.newPage();
     pages.set(id, p);
     const log = (text) => send({ event: 'console', page: id, text });

@@ -40,10 +40,15 @@ type Runtime struct {
 // Dial connects to ws://addr/_nrepl (addr is host:port) and serves requests with h
 // until ctx is cancelled or Close is called.
 func Dial(ctx context.Context, addr string, h Handler) (*Runtime, error) {
+	return DialURL(ctx, websocket.DefaultDialer, "ws://"+addr+"/_nrepl", h)
+}
+
+// DialURL is Dial to a whole WebSocket URL with d, e.g. wss:// with TLS settings.
+func DialURL(ctx context.Context, d *websocket.Dialer, wsURL string, h Handler) (*Runtime, error) {
 	hdr := http.Header{"User-Agent": {"sente-simruntime"}}
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, "ws://"+addr+"/_nrepl", hdr)
+	conn, _, err := d.DialContext(ctx, wsURL, hdr)
 	if err != nil {
-		return nil, fmt.Errorf("connect simulated runtime to %s: %w", addr, err)
+		return nil, fmt.Errorf("connect simulated runtime to %s: %w", wsURL, err)
 	}
 	r := &Runtime{conn: conn, handler: h, done: make(chan struct{})}
 	go r.serve(ctx)
