@@ -24,6 +24,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/sente-clj/sente/internal/testutil"
+	"github.com/sente-clj/sente/internal/tlsclient"
 )
 
 // timeout bounds every wait in these commands: a gateway starting or stopping,
@@ -237,7 +238,8 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: http-get URL")
 	}
-	client := &http.Client{Timeout: timeout}
+	client := scriptClient(ts)
+	defer client.CloseIdleConnections()
 	resp, err := client.Get(args[0])
 	if err != nil {
 		if neg {
@@ -342,9 +344,11 @@ func cmdWaitSubscribers(ts *testscript.TestScript, neg bool, args []string) {
 	if base == "" {
 		ts.Fatalf("wait-subscribers: no GATEWAY_URL; gateway-start first")
 	}
+	client := scriptClient(ts)
+	defer client.CloseIdleConnections()
 	got := -1
 	subscribed := func() bool {
-		resp, err := http.Get(base + "/channels")
+		resp, err := client.Get(base + "/channels")
 		if err != nil {
 			return false
 		}
@@ -361,6 +365,18 @@ func cmdWaitSubscribers(ts *testscript.TestScript, neg bool, args []string) {
 	if !testutil.Poll(context.Background(), timeout, subscribed) {
 		ts.Fatalf("channel %s has %d subscribers after %s, want %d", args[0], got, timeout, want)
 	}
+}
+
+// scriptClient is the HTTP client of http-get and wait-subscribers. It trusts
+// the PEM certificates in $TLS_CA besides the system's, so that a script can
+// reach a TLS gateway without setting SENTE_TLS_CA, which the sente commands
+// it runs would read too.
+func scriptClient(ts *testscript.TestScript) *http.Client {
+	transport, err := tlsclient.Transport(tlsclient.Options{CAFile: ts.Getenv("TLS_CA")})
+	if err != nil {
+		ts.Fatalf("$TLS_CA: %v", err)
+	}
+	return &http.Client{Timeout: timeout, Transport: transport}
 }
 
 func exitStatus(err error) string {

@@ -53,7 +53,8 @@
 //	    $SENTE_PORT). Global flags (--log-format, --log-level) go before the
 //	    word gateway, as on the command line. Sets NREPL_PORT, HTTP_PORT,
 //	    GATEWAY_URL (http://127.0.0.1:$HTTP_PORT, no trailing slash; the host
-//	    is the page URL's) and CHSK_URL (ws://127.0.0.1:$HTTP_PORT/chsk; https:// and wss:// for a TLS gateway). One gateway at a time per
+//	    is the page URL's) and CHSK_URL (ws://127.0.0.1:$HTTP_PORT/chsk);
+//	    https:// and wss:// for a TLS gateway. One gateway at a time per
 //	    script; it is interrupted at the end of the script if still running.
 //	[!] gateway-stop
 //	    Sends SIGINT, waits for the gateway to exit, and writes its
@@ -72,6 +73,10 @@
 //	wait-subscribers CHANNEL N
 //	    Waits until the gateway's /channels says CHANNEL has N subscribers:
 //	    a `sente subscribe` started in the background has subscribed.
+//
+// http-get and wait-subscribers trust the PEM certificates in $TLS_CA
+// besides the system's, for a TLS gateway (tls.txtar); SENTE_TLS_CA would
+// be read by the sente commands the script runs as well.
 //
 // A program that runs while the script goes on, such as a `sente subscribe`
 // that a later `sente publish` feeds, uses testscript's own background
