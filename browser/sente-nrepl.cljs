@@ -21,6 +21,16 @@
 
 (defn- nrepl-socket [] (.-ws_nrepl js/window))
 
+(defonce ^:private out-client (atom nil))
+
+(defn push-out!
+  "Sends text the page printed outside any evaluation to the gateway, which
+  hands it to the editor session that evaluated last here. The gateway's
+  sente.repl helper calls it; without a started bridge it does nothing."
+  [s]
+  (when-let [client @out-client]
+    (sl/send! client [:nrepl/response {:edn (pr-str {:out (str s "\n") :id "sente-out"})}])))
+
 (defn- respond! [client m]
   (sl/send! client [:nrepl/response {:edn (pr-str m)}]))
 
@@ -101,6 +111,7 @@
       (.warn js/console "sente-lite.nrepl: scittle.nrepl.js has not bound window.ws_nrepl; nREPL evals will fail"))
     (when (and ws (.-senteAttach ws))
       (.senteAttach ws (fn [text] (sl/send! client [:nrepl/response {:edn text}]))))
+    (reset! out-client client)
     (sl/on! client {:event-id :nrepl/request
                     :callback (fn [msg] (handle-request! client (get msg :data)))})))
 
@@ -109,6 +120,7 @@
   [client handler-id]
   (let [ws (nrepl-socket)]
     (sl/off! client handler-id)
+    (reset! out-client nil)
     (when (and ws (.-senteDetach ws))
       (.senteDetach ws))
     nil))
