@@ -119,36 +119,34 @@ func ednString(s string) string {
 	return string(b)
 }
 
-// startJobLocked runs p's job when the runtime's helper state is known, and
-// installs the helper first when it is not. Callers hold b.mu.
+// startJobLocked runs p's job. On a runtime not yet known to run the helper,
+// it sends the helper's source first and the job's first step right behind it
+// (the runtime answers in order); should the runtime turn out not to run the
+// helper, the steps sent meanwhile are sent again as plain requests.
+// Callers hold b.mu.
 func (b *bridge) startJobLocked(p *pending) {
 	rt := p.rt
 	switch rt.helper {
 	case helperReady:
 		b.stepLocked(p)
+		return
 	case helperAbsent:
 		b.plainLocked(p)
-	case helperBooting:
-		rt.waiting = append(rt.waiting, p)
-	default:
+		return
+	case helperUnknown:
 		rt.helper = helperBooting
 		rt.bootGID = "boot-" + strconv.FormatUint(b.seq.Add(1), 36)
-		rt.waiting = append(rt.waiting, p)
 		boot := nrepl.Msg{"op": "eval", "id": rt.bootGID, "ns": "user",
 			"code": helperSource + "\n(do (in-ns 'user) " + helperMarker + ")"}
 		if err := rt.link.request(boot); err != nil {
-			rt.helper = helperUnknown
-			rt.bootGID = ""
-			waiting := rt.waiting
-			rt.waiting = nil
-			for _, w := range waiting {
-				if b.pending[w.gid] == w {
-					b.unlink(w)
-					b.endLocked(w, fmt.Sprintf("could not send to runtime %s: %v", rt.ID, err), "runtime-busy")
-				}
-			}
+			rt.helper, rt.bootGID = helperUnknown, ""
+			b.unlink(p)
+			b.endLocked(p, fmt.Sprintf("could not send to runtime %s: %v", rt.ID, err), "runtime-busy")
+			return
 		}
 	}
+	rt.waiting = append(rt.waiting, p)
+	b.stepLocked(p)
 }
 
 // bootAnswerLocked reads the runtime's answer to the helper's installation.
@@ -163,17 +161,18 @@ func (b *bridge) bootAnswerLocked(rt *Runtime, m nrepl.Msg) {
 		return
 	}
 	rt.bootGID = ""
+	sent := rt.waiting
+	rt.waiting = nil
 	if rt.bootOK {
 		rt.helper = helperReady
-	} else {
-		rt.helper = helperAbsent
-		b.log.Info("runtime does not run sente's REPL helper; requests pass through as they are", "runtime", rt.ID)
+		return
 	}
-	waiting := rt.waiting
-	rt.waiting = nil
-	for _, p := range waiting {
-		if b.pending[p.gid] == p {
-			b.startJobLocked(p)
+	rt.helper = helperAbsent
+	b.log.Info("runtime does not run sente's REPL helper; requests pass through as they are", "runtime", rt.ID)
+	for _, p := range sent {
+		if b.pending[p.gid] == p && p.job != nil {
+			b.rekeyLocked(p)
+			b.plainLocked(p)
 		}
 	}
 }
