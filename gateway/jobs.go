@@ -73,6 +73,7 @@ type job struct {
 	started  bool
 
 	reply     any       // the helper's answer to the current step
+	rawValue  string    // and its text
 	answered  bool      // the current step had a value
 	lastValue nrepl.Msg // load-file's held-back value
 }
@@ -165,11 +166,21 @@ func (b *bridge) bootAnswerLocked(rt *Runtime, m nrepl.Msg) {
 	rt.waiting = nil
 	if rt.bootOK {
 		rt.helper = helperReady
+		for _, p := range sent {
+			early := p.early
+			p.early = nil
+			for _, m := range early {
+				if b.pending[p.gid] == p && p.job != nil {
+					b.jobAnswerLocked(p, m)
+				}
+			}
+		}
 		return
 	}
 	rt.helper = helperAbsent
 	b.log.Info("runtime does not run sente's REPL helper; requests pass through as they are", "runtime", rt.ID)
 	for _, p := range sent {
+		p.early = nil
 		if b.pending[p.gid] == p && p.job != nil {
 			b.rekeyLocked(p)
 			b.plainLocked(p)
@@ -288,25 +299,43 @@ func (b *bridge) endEvalLocked(p *pending) {
 			where = j.file
 		}
 		line := j.line + e.Line - 1
-		b.sendLocked(p, nrepl.Msg{"err": fmt.Sprintf("Syntax error reading source at (%s:%d:%d).\n%s\n", where, line, e.Column, e.Msg)})
+		msg := e.Msg
+		if strings.HasPrefix(msg, "the input ended") {
+			// The JVM's words, which editors and people know.
+			msg = fmt.Sprintf("EOF while reading, starting at line %d: %s", line, msg)
+		}
+		b.sendLocked(p, nrepl.Msg{"err": fmt.Sprintf("Syntax error reading source at (%s:%d:%d).\n%s\n", where, line, e.Column, msg)})
 		b.sendLocked(p, nrepl.Msg{"ex": "class sente/ReaderError", "root-ex": "class sente/ReaderError", "status": []any{"eval-error"}})
 	}
 	if j.lastValue != nil {
 		b.sendLocked(p, j.lastValue)
 	}
-	b.finishLocked(p)
+	b.unlink(p)
+	b.sendLocked(p, nrepl.Msg{"ns": j.ns, "status": []any{"done"}})
 }
 
 // jobAnswerLocked takes one runtime response to a job's step.
 func (b *bridge) jobAnswerLocked(p *pending, m nrepl.Msg) {
 	j := p.job
+	if p.rt.helper == helperBooting {
+		// A runtime that answers out of order: held until the helper's
+		// installation is answered, which decides what this answer means.
+		p.early = append(p.early, m)
+		return
+	}
 	if v, ok := m["value"].(string); ok {
+		j.rawValue = v
+		// scittle.nrepl.js waits for a returned promise and shows it so; the
+		// helper returns one for a form whose value is a promise.
+		if strings.HasPrefix(v, "#<Promise ") && strings.HasSuffix(v, ">") {
+			v = v[len("#<Promise ") : len(v)-1]
+		}
 		parsed, err := wire.Parse([]byte(v), wire.Limits{MaxBytes: int(b.cfg.MaxNREPLMessage), MaxDepth: b.cfg.MaxFrameDepth})
 		if err != nil {
 			b.log.Warn("unreadable answer from sente's REPL helper", "runtime", p.rt.ID, "err", err)
-		} else {
-			j.reply, j.answered = parsed, true
+			parsed = nil
 		}
+		j.reply, j.answered = parsed, true
 	}
 	if e := m.Str("err"); e != "" {
 		// The helper itself failed (it catches what the code throws): say so.
@@ -330,9 +359,8 @@ func (b *bridge) jobAnswerLocked(p *pending, m nrepl.Msg) {
 	}
 	r, err := nrepl.FromEDN(j.reply)
 	if err != nil {
-		b.sendLocked(p, nrepl.Msg{"err": "sente: unreadable answer from the runtime: " + err.Error() + "\n"})
-		b.finishLocked(p, "error")
-		return
+		// Not the helper's answer after all: the runtime's value as it came.
+		r = nrepl.Msg{"value": fmt.Sprint(j.rawValue)}
 	}
 	if r["no-ns"] != nil {
 		b.sendLocked(p, nrepl.Msg{"ns": j.ns, "status": []any{"namespace-not-found", "done", "error"}})

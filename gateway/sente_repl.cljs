@@ -88,43 +88,59 @@
     (intern 'clojure.core '*3 (nth v 2 nil))
     (intern 'clojure.core '*e (get st :e))))
 
+(defn- remember! [sid k f]
+  (when (seq sid)
+    (swap! sessions update sid (fn [s] (update s k f)))))
+
+(defn- success [sid v]
+  (remember! sid :v (fn [old] (vec (take 3 (cons v old)))))
+  {:value (pr-str v)})
+
+(defn- settled
+  "A promise's value is shown as scittle.nrepl.js shows it: #<Promise value>."
+  [sid v]
+  (update (success sid v) :value (fn [s] (str "#<Promise " s ">"))))
+
+(defn- failure [sid e ns-name file line col]
+  (remember! sid :e (constantly (unwrap e)))
+  {:err (error-text e ns-name file line col)
+   :ex (str "class " (kind (unwrap e)))
+   :root-ex (str "class " (kind (last (causes (unwrap e)))))})
+
 (defn run
-  "Evaluates one top-level form (code) for session sid in namespace ns-name."
+  "Evaluates one top-level form (code) for session sid in namespace ns-name.
+  A form that returns a promise is answered when the promise settles, as
+  scittle.nrepl.js does with one."
   [sid ns-name code file line col]
   (let [target (symbol ns-name)]
     (if-not (find-ns target)
       {:no-ns true :ns ns-name}
       (let [buf (atom [])
             capture (fn [s] (swap! buf conj s) (when-not (= "\n" s) (console-print-fn s)))
-            st (get @sessions sid)
             pending @idle-out
-            final-ns (atom ns-name)
             result (atom nil)]
         (reset! idle-out "")
-        (set-stars! st)
+        (reset! -ns-out nil)
+        (set-stars! (get @sessions sid))
         (in-ns target)
         (binding [*print-fn* capture
                   *print-err-fn* capture
                   *print-newline* true]
           (try
             (let [v (load-string (str "(let [v (do " code "\n)] (reset! sente.repl/-ns-out (str *ns*)) v)"))]
-              (reset! result {:value (pr-str v)})
-              (when (seq sid)
-                (swap! sessions update sid (fn [s] (assoc s :v (vec (take 3 (cons v (get s :v)))))))))
+              (reset! result (if (instance? js/Promise v) v (success sid v))))
             (catch :default e
-              (when (seq sid)
-                (swap! sessions update sid assoc :e (unwrap e)))
-              (reset! result {:err (error-text e ns-name file line col)
-                              :ex (str "class " (kind (unwrap e)))
-                              :root-ex (str "class " (kind (last (causes (unwrap e)))))}))))
-        (when-let [n @-ns-out]
-          (reset! final-ns n)
-          (reset! -ns-out nil))
-        (in-ns (symbol @final-ns))
-        (set-stars! (get @sessions sid))
-        (assoc @result
-               :ns @final-ns
-               :out (apply str pending @buf))))))
+              (reset! result (failure sid e ns-name file line col)))))
+        (let [final-ns (or @-ns-out ns-name)
+              base {:ns final-ns :out (apply str pending @buf)}
+              r @result]
+          (reset! -ns-out nil)
+          (in-ns (symbol final-ns))
+          (if (instance? js/Promise r)
+            (.then r
+                   (fn [v] (merge base (settled sid v)))
+                   (fn [e] (merge base (failure sid e ns-name file line col))))
+            (merge base r)))))))
 
 (defn forget
   "Drops a closed session's *1 *2 *3 *e."
