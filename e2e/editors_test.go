@@ -168,6 +168,12 @@ type target struct {
 	// busy is code that keeps the runtime busy long enough to be interrupted:
 	// a browser cannot stop running JavaScript, so there it is a bounded spin.
 	busy string
+	// later prints tick-marker a moment after its evaluation has ended.
+	later string
+	// laterWithNextEval: such output reaches the editor with the session's
+	// next evaluation (stock pages have no channel of their own for it),
+	// not at once under the id of the evaluation that started it.
+	laterWithNextEval bool
 }
 
 // editorProfile is how one editor words the same requests.
@@ -535,6 +541,23 @@ func converse(t *testing.T, tg target, ed editorProfile) {
 		t.Errorf("interrupted eval: statuses %v (%v), interrupt answered %v", statuses(brs), brs, irs)
 	}
 
+	// Output printed after the evaluation ended (a timer, a future) reaches the
+	// editor that evaluated.
+	laterID := w.nextID()
+	w.write(nrepl.Msg{"op": "eval", "session": s, "code": tg.later, "id": laterID})
+	w.until(laterID, evalBound)
+	if tg.laterWithNextEval {
+		found := false
+		for deadline := time.Now().Add(evalBound); !found && time.Now().Before(deadline); {
+			found = strings.Contains(joined(repl(":poll"), "out"), "tick-marker")
+		}
+		if !found {
+			t.Errorf("output printed after an evaluation never reached the editor with a later one")
+		}
+	} else if !w.waitOut(laterID, "tick-marker", evalBound) {
+		t.Errorf("output printed after the evaluation did not reach the editor under id %s", laterID)
+	}
+
 	// A second session: its own ns and its own *1.
 	c := w.do(nrepl.Msg{"op": "clone", "session": s})
 	s2 := c[0].Str("new-session")
@@ -565,9 +588,11 @@ func TestEditorConversations(t *testing.T) {
 		tg   target
 		page string
 	}{
-		{target{name: "jvm", addr: "127.0.0.1:" + strconv.Itoa(jvmPort), busy: "(Thread/sleep 30000)"}, ""},
-		{target{name: "sente-page", addr: g.NREPLAddr().String(), browser: true, busy: browserBusy}, "/"},
-		{target{name: "stock-page", addr: g.NREPLAddr().String(), browser: true, busy: browserBusy}, "/stock"},
+		{target{name: "jvm", addr: "127.0.0.1:" + strconv.Itoa(jvmPort), busy: "(Thread/sleep 30000)",
+			later: `(future (Thread/sleep 100) (println "tick-marker"))`}, ""},
+		{target{name: "sente-page", addr: g.NREPLAddr().String(), browser: true, busy: browserBusy, later: browserLater}, "/"},
+		{target{name: "stock-page", addr: g.NREPLAddr().String(), browser: true, busy: browserBusy, later: browserLater,
+			laterWithNextEval: true}, "/stock"},
 	}
 	for _, tc := range targets {
 		t.Run(tc.tg.name, func(t *testing.T) {
@@ -584,6 +609,8 @@ func TestEditorConversations(t *testing.T) {
 		})
 	}
 }
+
+const browserLater = `(js/setTimeout (fn [] (println "tick-marker")) 100)`
 
 // browserBusy spins for a second and a half: long enough to interrupt, short
 // enough that the page is usable again soon (JavaScript cannot be stopped).

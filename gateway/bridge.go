@@ -191,6 +191,9 @@ func (b *bridge) closeSession(ed editor, req nrepl.Msg) {
 	b.mu.Lock()
 	_, ok := b.sessions[id]
 	delete(b.sessions, id)
+	if ok {
+		b.forgetLocked(id)
+	}
 	b.mu.Unlock()
 	if !ok {
 		b.reply(ed, req, nrepl.Msg{"status": []any{"done", "error", "unknown-session"}})
@@ -533,6 +536,7 @@ func (b *bridge) editorGone(ed editor) {
 	for id, s := range b.sessions {
 		if s.owner == ed {
 			delete(b.sessions, id)
+			b.forgetLocked(id)
 		}
 	}
 }

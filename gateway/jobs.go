@@ -498,3 +498,15 @@ func (b *bridge) idleOutLocked(rt *Runtime, m nrepl.Msg) {
 	}
 	last.ed.send(msg)
 }
+
+// forgetLocked drops a closed session's *1 *2 *3 *e in every runtime that
+// keeps them. Nobody waits for the answer, which deliver drops.
+func (b *bridge) forgetLocked(sid string) {
+	for _, rt := range b.rts.all() {
+		if rt.helper != helperReady || rt.gone {
+			continue
+		}
+		_ = rt.link.request(nrepl.Msg{"op": "eval", "id": "forget-" + strconv.FormatUint(b.seq.Add(1), 36),
+			"code": fmt.Sprintf("(sente.repl/forget %s)", ednString(sid))})
+	}
+}
