@@ -267,6 +267,9 @@ func (b *bridge) stepLocked(p *pending) {
 		}
 		code = fmt.Sprintf("(sente.repl/run %s %s %s %s %d %d)",
 			ednString(j.sid), ednString(j.ns), ednString(f.Text), file, line, col)
+		// Output the page prints from now until the next evaluation (a promise
+		// this form starts, a timer) belongs to this request, as on the JVM.
+		p.rt.last = lastEval{ed: p.ed, id: p.id, session: p.session}
 	case jobComplete, jobCompletions:
 		prefix := req.Str("prefix")
 		if prefix == "" {
@@ -387,7 +390,6 @@ func (b *bridge) jobAnswerLocked(p *pending, m nrepl.Msg) {
 	if s := b.sessions[j.sid]; s != nil && !j.lastOnly {
 		s.ns = j.ns
 	}
-	p.rt.last = lastEval{ed: p.ed, id: p.id, session: p.session}
 	j.next++
 	b.stepLocked(p)
 }
