@@ -359,7 +359,7 @@ func (b *bridge) send(ed editor, req nrepl.Msg, rt *Runtime, j *job) {
 	b.byEditor[ed][p.gid] = p
 	rt.pending.Add(1)
 	if t := b.cfg.EvalTimeout; t > 0 {
-		p.timer = time.AfterFunc(t, func() { b.expire(p.gid) })
+		p.timer = time.AfterFunc(t, func() { b.expire(p) })
 	}
 	if j != nil {
 		j.sid = p.session
@@ -471,8 +471,15 @@ func (b *bridge) endLocked(p *pending, text string, statuses ...string) {
 	p.ed.send(doneMsg)
 }
 
-func (b *bridge) expire(gid string) {
-	b.abandon(gid, fmt.Sprintf("no answer from the runtime within %s (--eval-timeout); the request was abandoned and a late answer will be dropped", b.cfg.EvalTimeout), "timeout")
+// expire ends p, whatever runtime id its current step has (a job's changes).
+func (b *bridge) expire(p *pending) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending[p.gid] != p {
+		return // answered, interrupted or abandoned meanwhile
+	}
+	b.unlink(p)
+	b.endLocked(p, fmt.Sprintf("no answer from the runtime within %s (--eval-timeout); the request was abandoned and a late answer will be dropped", b.cfg.EvalTimeout), "timeout")
 }
 
 // interrupt is answered by the gateway: a browser cannot stop running JavaScript,
