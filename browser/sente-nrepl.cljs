@@ -23,13 +23,27 @@
 
 (defonce ^:private out-client (atom nil))
 
+(defonce ^:private out-buffer (atom ""))
+
+(defn- flush-out! []
+  (let [text @out-buffer
+        client @out-client]
+    (reset! out-buffer "")
+    (when (and client (seq text))
+      (sl/send! client [:nrepl/response {:edn (pr-str {:out text :id "sente-out"})}]))))
+
 (defn push-out!
   "Sends text the page printed outside any evaluation to the gateway, which
-  hands it to the editor session that evaluated last here. The gateway's
-  sente.repl helper calls it; without a started bridge it does nothing."
+  hands it to the editor session that evaluated last here. Lines printed
+  together go in one message (at most 64 KiB are kept, the newest). The
+  gateway's sente.repl helper calls it; without a started bridge it does nothing."
   [s]
-  (when-let [client @out-client]
-    (sl/send! client [:nrepl/response {:edn (pr-str {:out (str s "\n") :id "sente-out"})}])))
+  (when @out-client
+    (let [was @out-buffer
+          now (str was s "\n")]
+      (reset! out-buffer (if (> (count now) 65536) (subs now (- (count now) 65536)) now))
+      (when (empty? was)
+        (js/setTimeout flush-out! 20)))))
 
 (defn- respond! [client m]
   (sl/send! client [:nrepl/response {:edn (pr-str m)}]))

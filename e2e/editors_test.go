@@ -541,6 +541,15 @@ func converse(t *testing.T, tg target, ed editorProfile) {
 		t.Errorf("interrupted eval: statuses %v (%v), interrupt answered %v", statuses(brs), brs, irs)
 	}
 
+	// js/console.log during an evaluation reaches the editor too (the console
+	// keeps it); the JVM has no console.
+	if tg.browser {
+		rs = repl(`(do (js/console.log "clog-marker" 1) 2)`)
+		if joined(rs, "out") != "clog-marker 1\n" || !slices.Equal(values(rs), []string{"2"}) {
+			t.Errorf("console.log during an eval: out %q values %v", joined(rs, "out"), values(rs))
+		}
+	}
+
 	// Output printed after the evaluation ended (a timer, a future) reaches the
 	// editor that evaluated.
 	laterID := w.nextID()

@@ -116,13 +116,25 @@
     (if-not (find-ns target)
       {:no-ns true :ns ns-name}
       (let [buf (atom [])
-            capture (fn [s] (swap! buf conj s) (when-not (= "\n" s) (console-print-fn s)))
+            echoing (atom false)
+            capture (fn [s]
+                      (swap! buf conj s)
+                      (when-not (= "\n" s)
+                        (reset! echoing true)
+                        (try (console-print-fn s) (finally (reset! echoing false)))))
+            console-log (.-log js/console)
             pending @idle-out
             result (atom nil)]
         (reset! idle-out "")
         (reset! -ns-out nil)
         (set-stars! (get @sessions sid))
         (in-ns target)
+        ;; console.log during the evaluation (only) is also the editor's.
+        (set! (.-log js/console)
+              (fn [& args]
+                (when-not @echoing
+                  (swap! buf conj (str (apply str (interpose " " args)) "\n")))
+                (.apply console-log js/console (to-array args))))
         (binding [*print-fn* capture
                   *print-err-fn* capture
                   *print-newline* true]
@@ -130,7 +142,9 @@
             (let [v (load-string (str "(let [v (do " code "\n)] (reset! sente.repl/-ns-out (str *ns*)) v)"))]
               (reset! result (if (instance? js/Promise v) v (success sid v))))
             (catch :default e
-              (reset! result (failure sid e ns-name file line col)))))
+              (reset! result (failure sid e ns-name file line col)))
+            (finally
+              (set! (.-log js/console) console-log))))
         (let [final-ns (or @-ns-out ns-name)
               base {:ns final-ns :out (apply str pending @buf)}
               r @result]
