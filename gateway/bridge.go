@@ -361,6 +361,12 @@ func (b *bridge) send(ed editor, req nrepl.Msg, rt *Runtime, j *job) {
 	if t := b.cfg.EvalTimeout; t > 0 {
 		p.timer = time.AfterFunc(t, func() { b.expire(p) })
 	}
+	if j != nil && rt.helper == helperAbsent {
+		// The common case for runtimes without the helper: sent as it is,
+		// encoded outside the lock.
+		req, j = plainRequest(req, j.kind), nil
+		p.job = nil
+	}
 	if j != nil {
 		j.sid = p.session
 		b.startJobLocked(p)

@@ -61,6 +61,7 @@ type lastEval struct {
 // per step: one per top-level form for eval and load-file, one for the rest.
 type job struct {
 	kind     jobKind
+	code     string // eval and load-file, until split into forms
 	forms    []repl.Form
 	parseErr *repl.SyntaxError // after the forms that could be read
 	next     int
@@ -79,10 +80,15 @@ type job struct {
 }
 
 func newEvalJob(req nrepl.Msg, code, file string, lastOnly bool) *job {
-	j := &job{kind: jobEval, file: file, line: intOr(req["line"], 1), col: intOr(req["column"], 1),
+	return &job{kind: jobEval, code: code, file: file, line: intOr(req["line"], 1), col: intOr(req["column"], 1),
 		lastOnly: lastOnly, ns: req.Str("ns")}
-	forms, err := repl.Split(code)
-	j.forms = forms
+}
+
+// split reads the code into top-level forms, on the first step only: a
+// runtime without the helper gets the code as it is.
+func (j *job) split() {
+	forms, err := repl.Split(j.code)
+	j.forms, j.code = forms, ""
 	if err != nil {
 		se, ok := err.(*repl.SyntaxError)
 		if !ok {
@@ -90,7 +96,6 @@ func newEvalJob(req nrepl.Msg, code, file string, lastOnly bool) *job {
 		}
 		j.parseErr = se
 	}
-	return j
 }
 
 func intOr(v any, def int) int {
@@ -247,6 +252,9 @@ func (b *bridge) stepLocked(p *pending) {
 		j.started = true
 		if j.ns == "" {
 			j.ns = b.sessionNSLocked(j.sid)
+		}
+		if j.kind == jobEval {
+			j.split()
 		}
 	}
 	var code string
@@ -460,9 +468,13 @@ func (b *bridge) lookupAnswerLocked(p *pending, reply any) {
 func (b *bridge) plainLocked(p *pending) {
 	j := p.job
 	p.job = nil
-	req := p.req
+	b.requestLocked(p, plainRequest(p.req, j.kind))
+}
+
+// plainRequest is req as a runtime without the helper takes it.
+func plainRequest(req nrepl.Msg, kind jobKind) nrepl.Msg {
 	fwd := req.Clone()
-	switch j.kind {
+	switch kind {
 	case jobEval:
 		if req.Str("op") == "load-file" {
 			fwd["op"] = "eval"
@@ -480,7 +492,7 @@ func (b *bridge) plainLocked(p *pending) {
 			fwd["sym"] = req.Str("symbol")
 		}
 	}
-	b.requestLocked(p, fwd)
+	return fwd
 }
 
 // idleOutLocked sends output a page printed outside any evaluation to the
