@@ -70,8 +70,11 @@ type job struct {
 	col      int
 	lastOnly bool // load-file: only the last value is answered, the ns stays
 	ns       string
-	sid      string
-	started  bool
+	// nsOfSession: ns is the session's, not the request's; a page that lost it
+	// (reloaded) evaluates in user instead of answering namespace-not-found.
+	nsOfSession bool
+	sid         string
+	started     bool
 
 	reply     any       // the helper's answer to the current step
 	rawValue  string    // and its text
@@ -252,6 +255,7 @@ func (b *bridge) stepLocked(p *pending) {
 		j.started = true
 		if j.ns == "" {
 			j.ns = b.sessionNSLocked(j.sid)
+			j.nsOfSession = true
 		}
 		if j.kind == jobEval {
 			j.split()
@@ -273,8 +277,15 @@ func (b *bridge) stepLocked(p *pending) {
 		if j.file != "" {
 			file = ednString(j.file)
 		}
-		code = fmt.Sprintf("(sente.repl/run %s %s %s %s %d %d)",
-			ednString(j.sid), ednString(j.ns), ednString(f.Text), file, line, col)
+		fallback := "nil"
+		if j.nsOfSession {
+			// Only the first form: the page may have reloaded since the
+			// session's last ns form; later forms run where the first left off.
+			fallback = `"user"`
+		}
+		j.nsOfSession = false
+		code = fmt.Sprintf("(sente.repl/run %s %s %s %s %d %d %s)",
+			ednString(j.sid), ednString(j.ns), ednString(f.Text), file, line, col, fallback)
 		// Output the page prints from now until the next evaluation (a promise
 		// this form starts, a timer) belongs to this request, as on the JVM.
 		p.rt.last = lastEval{ed: p.ed, id: p.id, session: p.session}

@@ -42,6 +42,9 @@ func (f *fakeHelper) handle(req nrepl.Msg) []nrepl.Msg {
 	switch call[0] {
 	case edn.Symbol("sente.repl/run"):
 		ns, form := arg(2), arg(3)
+		if ns == "nope" && len(call) > 7 && call[7] == "user" {
+			ns = "user" // the session's ns, which this page does not know
+		}
 		switch {
 		case ns == "nope":
 			answer = `{:no-ns true}`
@@ -126,6 +129,10 @@ func TestJobsThroughTheHelper(t *testing.T) {
 			// load-file runs in the session's ns and answers only the last value.
 			{nrepl.Msg{"op": "load-file", "file": "(ns loaded) w", "file-path": "/tmp/l.cljs"}, wantValues("loaded:w")},
 			{nrepl.Msg{"op": "eval", "code": "v"}, wantValues("other:v")},
+		}},
+		{"a session's ns the page lost (reloaded) falls back to user", []step{
+			{nrepl.Msg{"op": "eval", "code": "(ns nope)"}, wantValues("nil")},
+			{nrepl.Msg{"op": "eval", "code": "x"}, wantValues("user:x")},
 		}},
 		{"unknown ns is namespace-not-found", []step{
 			{nrepl.Msg{"op": "eval", "code": "1", "ns": "nope"}, func(t *testing.T, rs []nrepl.Msg) {

@@ -108,11 +108,13 @@
    :root-ex (str "class " (kind (last (causes (unwrap e)))))})
 
 (defn run
-  "Evaluates one top-level form (code) for session sid in namespace ns-name.
-  A form that returns a promise is answered when the promise settles, as
-  scittle.nrepl.js does with one."
-  [sid ns-name code file line col]
-  (let [target (symbol ns-name)]
+  "Evaluates one top-level form (code) for session sid in namespace ns-name, or
+  in fallback (when not nil) should the page not know ns-name: a session's own
+  namespace is gone after the page reloads. A form that returns a promise is
+  answered when the promise settles, as scittle.nrepl.js does with one."
+  [sid ns-name code file line col fallback]
+  (let [ns-name (if (and fallback (not (find-ns (symbol ns-name)))) fallback ns-name)
+        target (symbol ns-name)]
     (if-not (find-ns target)
       {:no-ns true :ns ns-name}
       (let [buf (atom [])
