@@ -258,6 +258,26 @@ func checkVersions(t *testing.T, tg target, rs []nrepl.Msg) {
 			t.Errorf("describe versions lack %s with major: %v", k, versions)
 		}
 	}
+	wantRuntime := "clojure"
+	if tg.browser {
+		wantRuntime = "scittle" // which has the cljs capability: .cljs buffers
+	}
+	if got := ciderRuntime(versions); got != wantRuntime {
+		t.Errorf("CIDER would take this REPL for %s, want %s: versions %v", got, wantRuntime, versions)
+	}
+}
+
+// ciderRuntime is CIDER 2's cider-runtime (cider-session.el): the first of
+// these version keys that describe has names the REPL; none makes it generic.
+func ciderRuntime(versions map[string]any) string {
+	for _, k := range []struct{ key, runtime string }{
+		{"clojure", "clojure"}, {"babashka", "babashka"}, {"nbb-nrepl", "nbb"}, {"scittle-nrepl", "scittle"},
+	} {
+		if _, ok := versions[k.key]; ok {
+			return k.runtime
+		}
+	}
+	return "generic"
 }
 
 var profiles = []editorProfile{
