@@ -644,3 +644,59 @@ const browserLater = `(js/setTimeout (fn [] (println "tick-marker")) 100)`
 // browserBusy spins for a second and a half: long enough to interrupt, short
 // enough that the page is usable again soon (JavaScript cannot be stopped).
 const browserBusy = "(let [end (+ (js/Date.now) 1500)] (while (< (js/Date.now) end)) :spun)"
+
+// TestSessionsAcrossPageReloadAndEditorExit: a session whose namespace the page
+// lost by reloading evaluates in user again (not namespace-not-found), and an
+// editor that leaves while its page keeps printing costs the others nothing.
+func TestSessionsAcrossPageReloadAndEditorExit(t *testing.T) {
+	g := startGateway(t, nil)
+	b := peers.StartBrowser(t)
+	for _, path := range []string{"/", "/stock"} {
+		t.Run(path, func(t *testing.T) {
+			p := openRuntimePage(t, b, g, path)
+			t.Cleanup(func() {
+				_ = p.Close(ctxFor(t, 10*time.Second))
+				g.waitRuntimes(t, 0, goneBound)
+			})
+			w := dialWire(t, g.NREPLAddr().String(), false)
+			s := w.do(nrepl.Msg{"op": "clone"})[0].Str("new-session")
+			w.do(nrepl.Msg{"op": "eval", "session": s, "code": "(ns reload.me) (def kept 1)"})
+
+			// The editor that leaves: its page prints every 20 ms from a timer.
+			leaver := dialWire(t, g.NREPLAddr().String(), false)
+			ls := leaver.do(nrepl.Msg{"op": "clone"})[0].Str("new-session")
+			leaver.do(nrepl.Msg{"op": "eval", "session": ls,
+				"code": `(def ticker (js/setInterval (fn [] (println "tick")) 20))`})
+			leaver.conn.Close()
+			if v := values(w.do(nrepl.Msg{"op": "eval", "session": s, "code": "(+ kept 1)"})); !slices.Equal(v, []string{"2"}) {
+				t.Errorf("after another editor left: values %v", v)
+			}
+			w.do(nrepl.Msg{"op": "eval", "session": s, "code": "(js/clearInterval user/ticker)"})
+
+			before := g.runtimes(t)
+			if _, err := p.Eval(ctxFor(t, evalBound), "setTimeout(function () { location.reload(); }, 0)"); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(pageReady)
+			for {
+				now := g.runtimes(t)
+				if len(now) == 1 && len(before) == 1 && now[0].ID != before[0].ID {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the reloaded page did not come back as a new runtime: %v", now)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			rs := w.do(nrepl.Msg{"op": "eval", "session": s, "code": "(str *ns*)"})
+			if v := values(rs); !slices.Equal(v, []string{`"user"`}) {
+				t.Errorf("after a reload the session evaluates in %v, want user: %v", v, rs)
+			}
+			// A request naming the lost ns is answered as the JVM would.
+			rs = w.do(nrepl.Msg{"op": "eval", "session": s, "code": "1", "ns": "reload.me"})
+			if !slices.Contains(statuses(rs), "namespace-not-found") {
+				t.Errorf("eval naming the lost ns: %v", rs)
+			}
+		})
+	}
+}
