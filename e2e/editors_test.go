@@ -15,6 +15,7 @@ import (
 
 	"github.com/sente-clj/sente/internal/peers"
 	"github.com/sente-clj/sente/nrepl"
+	"github.com/sente-clj/sente/repl"
 )
 
 // These tests replay what CIDER, Calva and Conjure send (protocols.md §6, read
@@ -696,6 +697,39 @@ func TestSessionsAcrossPageReloadAndEditorExit(t *testing.T) {
 			rs = w.do(nrepl.Msg{"op": "eval", "session": s, "code": "1", "ns": "reload.me"})
 			if !slices.Contains(statuses(rs), "namespace-not-found") {
 				t.Errorf("eval naming the lost ns: %v", rs)
+			}
+		})
+	}
+}
+
+// TestTerminalShowsOutputAndErrors: what sente repl and sente eval print
+// (repl.Printer) for output, values and an error from a real page: the
+// output, each value on its line, and the error as readable text.
+func TestTerminalShowsOutputAndErrors(t *testing.T) {
+	g := startGateway(t, nil)
+	b := peers.StartBrowser(t)
+	for _, path := range []string{"/", "/stock"} {
+		t.Run(path, func(t *testing.T) {
+			p := openRuntimePage(t, b, g, path)
+			t.Cleanup(func() {
+				_ = p.Close(ctxFor(t, 10*time.Second))
+				g.waitRuntimes(t, 0, goneBound)
+			})
+			c := g.editor(t)
+			var out, errOut strings.Builder
+			pr := &repl.Printer{Out: &out, Err: &errOut}
+			_, res, err := c.EvalStream(ctxFor(t, evalBound), "",
+				`(println "hi") (print "no newline") 42 (throw (ex-info "boom" {:a 1}))`, nil, pr.Print)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr.Finish(res)
+			// One value per form, each after the output its form printed.
+			if want := "hi\nnil\nno newline\nnil\n42\n"; out.String() != want {
+				t.Errorf("stdout %q, want %q", out.String(), want)
+			}
+			if want := "Execution error (ExceptionInfo) at user (REPL:1).\nboom\n{:a 1}\n"; errOut.String() != want {
+				t.Errorf("stderr %q, want %q", errOut.String(), want)
 			}
 		})
 	}
