@@ -149,8 +149,7 @@ func (b *bridge) startJobLocked(p *pending) {
 			"code": helperSource + "\n(do (in-ns 'user) " + helperMarker + ")"}
 		if err := rt.link.request(boot); err != nil {
 			rt.helper, rt.bootGID = helperUnknown, ""
-			b.unlink(p)
-			b.endLocked(p, fmt.Sprintf("could not send to runtime %s: %v", rt.ID, err), "runtime-busy")
+			b.sendFailedLocked(p, err)
 			return
 		}
 	}
@@ -215,13 +214,19 @@ func (b *bridge) rekeyLocked(p *pending) {
 func (b *bridge) requestLocked(p *pending, m nrepl.Msg) {
 	m["id"] = p.gid
 	if err := p.rt.link.request(m); err != nil {
-		b.unlink(p)
-		if errors.Is(err, errConnClosed) {
-			b.endLocked(p, "runtime "+p.rt.ID+" disconnected before the request could be sent", "runtime-gone")
-			return
-		}
-		b.endLocked(p, fmt.Sprintf("could not send to runtime %s: %v", p.rt.ID, err), "runtime-busy")
+		b.sendFailedLocked(p, err)
 	}
+}
+
+// sendFailedLocked ends p, which could not be sent: the runtime left (between
+// being picked and being written to) or its queue is full.
+func (b *bridge) sendFailedLocked(p *pending, err error) {
+	b.unlink(p)
+	if errors.Is(err, errConnClosed) {
+		b.endLocked(p, "runtime "+p.rt.ID+" disconnected before the request could be sent", "runtime-gone")
+		return
+	}
+	b.endLocked(p, fmt.Sprintf("could not send to runtime %s: %v", p.rt.ID, err), "runtime-busy")
 }
 
 // sendLocked sends one response for p to its editor.
