@@ -38,9 +38,8 @@ type pending struct {
 	op      string
 	rt      *Runtime
 	timer   *time.Timer
-	req     nrepl.Msg   // the editor's request, for a job falling back to pass-through
-	job     *job        // nil when the request passes through to the runtime as it is
-	early   []nrepl.Msg // a job's answers that came before the helper's installation was answered
+	req     nrepl.Msg // the editor's request, for a job falling back to pass-through
+	job     *job      // nil when the request passes through to the runtime as it is
 }
 
 // session is an nREPL session. Sessions live in the gateway; runtimes never see

@@ -129,10 +129,10 @@ func ednString(s string) string {
 }
 
 // startJobLocked runs p's job. On a runtime not yet known to run the helper,
-// it sends the helper's source first and the job's first step right behind it
-// (the runtime answers in order); should the runtime turn out not to run the
-// helper, the steps sent meanwhile are sent again as plain requests.
-// Callers hold b.mu.
+// it sends the helper's source first; jobs wait for its answer (at most
+// RuntimeQueue of them, the rest are refused as runtime-busy, as a full
+// runtime queue refuses them), then run through the helper or, should the
+// runtime not take it, pass through as they came. Callers hold b.mu.
 func (b *bridge) startJobLocked(p *pending) {
 	rt := p.rt
 	switch rt.helper {
@@ -153,11 +153,15 @@ func (b *bridge) startJobLocked(p *pending) {
 			return
 		}
 	}
+	if n := b.cfg.RuntimeQueue; n > 0 && len(rt.waiting) >= n {
+		b.sendFailedLocked(p, fmt.Errorf("%d requests wait for the runtime to answer sente's REPL helper", len(rt.waiting)))
+		return
+	}
 	rt.waiting = append(rt.waiting, p)
-	b.stepLocked(p)
 }
 
-// bootAnswerLocked reads the runtime's answer to the helper's installation.
+// bootAnswerLocked reads the runtime's answer to the helper's installation
+// and starts the jobs that waited for it.
 func (b *bridge) bootAnswerLocked(rt *Runtime, m nrepl.Msg) {
 	if m.Str("value") == helperMarker {
 		rt.bootOK = true
@@ -169,28 +173,17 @@ func (b *bridge) bootAnswerLocked(rt *Runtime, m nrepl.Msg) {
 		return
 	}
 	rt.bootGID = ""
-	sent := rt.waiting
-	rt.waiting = nil
 	if rt.bootOK {
 		rt.helper = helperReady
-		for _, p := range sent {
-			early := p.early
-			p.early = nil
-			for _, m := range early {
-				if b.pending[p.gid] == p && p.job != nil {
-					b.jobAnswerLocked(p, m)
-				}
-			}
-		}
-		return
+	} else {
+		rt.helper = helperAbsent
+		b.log.Info("runtime does not run sente's REPL helper; requests pass through as they are", "runtime", rt.ID)
 	}
-	rt.helper = helperAbsent
-	b.log.Info("runtime does not run sente's REPL helper; requests pass through as they are", "runtime", rt.ID)
-	for _, p := range sent {
-		p.early = nil
+	waiting := rt.waiting
+	rt.waiting = nil
+	for _, p := range waiting {
 		if b.pending[p.gid] == p && p.job != nil {
-			b.rekeyLocked(p)
-			b.plainLocked(p)
+			b.startJobLocked(p)
 		}
 	}
 }
@@ -344,12 +337,6 @@ func (b *bridge) endEvalLocked(p *pending) {
 // jobAnswerLocked takes one runtime response to a job's step.
 func (b *bridge) jobAnswerLocked(p *pending, m nrepl.Msg) {
 	j := p.job
-	if p.rt.helper == helperBooting {
-		// A runtime that answers out of order: held until the helper's
-		// installation is answered, which decides what this answer means.
-		p.early = append(p.early, m)
-		return
-	}
 	if v, ok := m["value"].(string); ok {
 		j.rawValue = v
 		// scittle.nrepl.js waits for a returned promise and shows it so; the
