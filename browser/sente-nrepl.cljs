@@ -21,6 +21,30 @@
 
 (defn- nrepl-socket [] (.-ws_nrepl js/window))
 
+(defonce ^:private out-client (atom nil))
+
+(defonce ^:private out-buffer (atom ""))
+
+(defn- flush-out! []
+  (let [text @out-buffer
+        client @out-client]
+    (reset! out-buffer "")
+    (when (and client (seq text))
+      (sl/send! client [:nrepl/response {:edn (pr-str {:out text :id "sente-out"})}]))))
+
+(defn push-out!
+  "Sends text the page printed outside any evaluation to the gateway, which
+  hands it to the editor session that evaluated last here. Lines printed
+  together go in one message (at most 64 KiB are kept, the newest). The
+  gateway's sente.repl helper calls it; without a started bridge it does nothing."
+  [s]
+  (when @out-client
+    (let [was @out-buffer
+          now (str was s "\n")]
+      (reset! out-buffer (if (> (count now) 65536) (subs now (- (count now) 65536)) now))
+      (when (empty? was)
+        (js/setTimeout flush-out! 20)))))
+
 (defn- respond! [client m]
   (sl/send! client [:nrepl/response {:edn (pr-str m)}]))
 
@@ -101,6 +125,7 @@
       (.warn js/console "sente-lite.nrepl: scittle.nrepl.js has not bound window.ws_nrepl; nREPL evals will fail"))
     (when (and ws (.-senteAttach ws))
       (.senteAttach ws (fn [text] (sl/send! client [:nrepl/response {:edn text}]))))
+    (reset! out-client client)
     (sl/on! client {:event-id :nrepl/request
                     :callback (fn [msg] (handle-request! client (get msg :data)))})))
 
@@ -109,6 +134,7 @@
   [client handler-id]
   (let [ws (nrepl-socket)]
     (sl/off! client handler-id)
+    (reset! out-client nil)
     (when (and ws (.-senteDetach ws))
       (.senteDetach ws))
     nil))

@@ -614,17 +614,34 @@ func abuseTaggedRuntime(t *testing.T, g *faultGW) *websocket.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, data, err := conn.ReadMessage()
-	if err != nil {
-		t.Fatal(err)
+	// The gateway first offers its REPL helper; this runtime is not Scittle,
+	// so it answers something else, and the eval then comes as it was sent.
+	var gid string
+	for gid == "" {
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := wire.Parse(data, wire.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := nrepl.FromEDN(v)
+		switch code := req.Str("code"); {
+		case code == "(tagged)":
+			gid = req.Str("id")
+		case strings.Contains(code, "(ns sente.repl)"):
+			for _, frame := range []string{
+				fmt.Sprintf(`{:id %q :value "not-scittle"}`, req.Str("id")),
+				fmt.Sprintf(`{:id %q :status ["done"]}`, req.Str("id")),
+			} {
+				if err := conn.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
-	v, err := wire.Parse(data, wire.DefaultLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := nrepl.FromEDN(v)
-	gid := req.Str("id")
 	for _, frame := range []string{
 		fmt.Sprintf(`{:id %q :value #foo/bar 1 :ns "user"}`, gid),
 		fmt.Sprintf(`{:id %q :status ["done"] :ns "user"}`, gid),

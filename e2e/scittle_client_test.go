@@ -296,7 +296,7 @@ func scittleClientTestGoNREPL(t *testing.T, g *gw, p *peers.Page) {
 	}
 
 	res = eval(t, c, session, `(throw (ex-info "lite-boom" {:k 1}))`, nil)
-	if !strings.Contains(res.Err, "lite-boom") || !hasAll(res.Status, "error", "done") || len(res.Values) != 0 {
+	if !strings.Contains(res.Err, "lite-boom") || !hasAll(res.Status, "eval-error", "done") || len(res.Values) != 0 {
 		t.Errorf("ex-info: %v", res.Responses)
 	}
 
@@ -373,7 +373,7 @@ func scittleClientTestJVM(t *testing.T, g *gw) {
 	if v := res["value"]; !slices.Equal(strs(get(v, "value")), []string{"3"}) || !slices.Equal(strs(get(v, "status")), []string{"done"}) || str(get(v, "ns")) != "user" {
 		t.Errorf("value: %v", v)
 	}
-	if v := res["error"]; !strings.Contains(str(get(v, "err")), "jvm-lite-boom") || !hasAll(strs(get(v, "status")), "done", "error") || get(v, "value") != nil {
+	if v := res["error"]; !strings.Contains(str(get(v, "err")), "jvm-lite-boom") || !hasAll(strs(get(v, "status")), "done", "eval-error") || get(v, "value") != nil {
 		t.Errorf("error: %v", v)
 	}
 	if v := res["ns"]; str(get(v, "ns")) != "jvm.lite" {

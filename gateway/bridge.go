@@ -38,6 +38,8 @@ type pending struct {
 	op      string
 	rt      *Runtime
 	timer   *time.Timer
+	req     nrepl.Msg // the editor's request, for a job falling back to pass-through
+	job     *job      // nil when the request passes through to the runtime as it is
 }
 
 // session is an nREPL session. Sessions live in the gateway; runtimes never see
@@ -46,6 +48,9 @@ type session struct {
 	id      string
 	owner   editor
 	runtime string // selected runtime id; "" follows the newest
+	// ns is the session's current namespace: where an eval without ns runs,
+	// as nREPL keeps *ns* per session. The runtime's own is the page's, shared.
+	ns string
 }
 
 // bridge routes nREPL requests from editors to runtimes and every response back
@@ -62,20 +67,19 @@ type bridge struct {
 	byEditor map[editor]map[string]*pending
 	sessions map[string]*session
 	closing  bool
+	ops      map[string]opHandler
 }
 
 func newBridge(cfg Config, rts *runtimes) *bridge {
-	return &bridge{
+	b := &bridge{
 		cfg: cfg, log: cfg.Logger, rts: rts,
 		pending:  map[string]*pending{},
 		byEditor: map[editor]map[string]*pending{},
 		sessions: map[string]*session{},
 	}
+	b.ops = b.opTable()
+	return b
 }
-
-// Ops the gateway answers itself.
-var localOps = []string{"clone", "close", "describe", "interrupt", "ls-sessions", "stdin",
-	"load-file", "sente/runtimes", "sente/select-runtime"}
 
 // jvmSetupMarkers identify the JVM-only code CIDER and Calva evaluate on connect;
 // in a browser it can only fail, so it is answered nil without forwarding.
@@ -85,50 +89,18 @@ var jvmSetupMarkers = []string{"clojure.main/repl-requires", "System/getProperty
 // one editor reach a runtime in the order they were sent. It returns when the
 // request is answered or handed to a runtime; ctx bounds a wait for a runtime.
 func (b *bridge) handle(ctx context.Context, ed editor, req nrepl.Msg) {
-	switch op := req.Str("op"); op {
-	case "":
+	op := req.Str("op")
+	if op == "" {
 		b.fail(ed, req, "request has no op", "unknown-op")
-	case "clone":
-		b.clone(ed, req)
-	case "close":
-		b.closeSession(ed, req)
-	case "describe":
-		b.describe(ed, req)
-	case "ls-sessions":
-		b.lsSessions(ed, req)
-	case "interrupt":
-		b.interrupt(ed, req)
-	case "stdin":
-		// Browser runtimes never read stdin; acknowledge so the editor moves on.
-		b.reply(ed, req, nrepl.Msg{"status": []any{"done"}})
-	case "sente/runtimes":
-		b.listRuntimes(ed, req)
-	case "sente/select-runtime":
-		b.selectRuntime(ed, req)
-	case "eval":
-		if code := req.Str("code"); isJVMSetup(code) {
-			b.reply(ed, req, nrepl.Msg{"value": "nil", "ns": nsOr(req, "user")})
-			b.reply(ed, req, nrepl.Msg{"status": []any{"done"}})
-			return
-		}
-		b.forward(ctx, ed, inNamespace(req))
-	case "load-file":
-		// Stock runtimes have no load-file: evaluating the file's text is what it means.
-		fwd := req.Clone()
-		fwd["op"] = "eval"
-		fwd["code"] = req.Str("file")
-		delete(fwd, "file")
-		b.forward(ctx, ed, fwd)
-	case "complete":
-		fwd := req
-		if req.Str("prefix") == "" && req.Str("symbol") != "" {
-			fwd = req.Clone()
-			fwd["prefix"] = req.Str("symbol")
-		}
-		b.forward(ctx, ed, fwd)
-	default:
-		b.forward(ctx, ed, req)
+		return
 	}
+	if h, ok := b.ops[op]; ok {
+		h(ctx, ed, req)
+		return
+	}
+	// Anything else is the runtime's to answer (a sente-lite runtime may have
+	// ops of its own); Scittle's unknown-op echo is turned into nREPL's answer.
+	b.forward(ctx, ed, req, nil)
 }
 
 // nsName is what a namespace symbol may look like; anything else in a
@@ -172,13 +144,6 @@ func isJVMSetup(code string) bool {
 		}
 	}
 	return false
-}
-
-func nsOr(m nrepl.Msg, def string) string {
-	if ns := m.Str("ns"); ns != "" {
-		return ns
-	}
-	return def
 }
 
 // reply sends one response to req, carrying its id and session.
@@ -225,6 +190,9 @@ func (b *bridge) closeSession(ed editor, req nrepl.Msg) {
 	b.mu.Lock()
 	_, ok := b.sessions[id]
 	delete(b.sessions, id)
+	if ok {
+		b.forgetLocked(id)
+	}
 	b.mu.Unlock()
 	if !ok {
 		b.reply(ed, req, nrepl.Msg{"status": []any{"done", "error", "unknown-session"}})
@@ -244,28 +212,30 @@ func (b *bridge) lsSessions(ed editor, req nrepl.Msg) {
 	b.reply(ed, req, nrepl.Msg{"sessions": ids, "status": []any{"done"}})
 }
 
-// forwardedOps are answered by a runtime; describe lists them with the local ones.
-var forwardedOps = []string{"eval", "complete", "info", "eldoc", "lookup"}
-
 func (b *bridge) describe(ed editor, req nrepl.Msg) {
 	ops := map[string]any{}
-	for _, lists := range [][]string{localOps, forwardedOps} {
-		for _, op := range lists {
-			ops[op] = map[string]any{}
-		}
+	for op := range b.ops {
+		ops[op] = map[string]any{}
 	}
 	for _, r := range b.rts.all() {
 		for _, op := range r.Ops {
 			ops[op] = map[string]any{}
 		}
 	}
+	version := func(major, minor, incremental int, s string) map[string]any {
+		return map[string]any{"major": strconv.Itoa(major), "minor": strconv.Itoa(minor),
+			"incremental": strconv.Itoa(incremental), "version-string": s}
+	}
 	b.reply(ed, req, nrepl.Msg{
 		"ops": ops,
 		"versions": map[string]any{
-			"sente": map[string]any{
-				"major": strconv.Itoa(buildinfo.Major), "minor": strconv.Itoa(buildinfo.Minor),
-				"incremental": strconv.Itoa(buildinfo.Incremental), "version-string": buildinfo.Version,
-			},
+			"sente": version(buildinfo.Major, buildinfo.Minor, buildinfo.Incremental, buildinfo.Version),
+			// CIDER tells what a REPL is from these keys (cider-runtime):
+			// scittle-nrepl makes it a ClojureScript (Scittle) REPL that serves
+			// .cljs buffers. The version is the Scittle sente is tested with.
+			"scittle-nrepl": version(0, 8, 33, "0.8.33"),
+			// The nREPL protocol the gateway answers, as editors check it.
+			"nrepl": version(1, 0, 0, "1.0.0"),
 		},
 		"aux":    map[string]any{"runtimes": int64(b.rts.count())},
 		"status": []any{"done"},
@@ -326,7 +296,9 @@ func (b *bridge) selected(sessionID string) string {
 }
 
 // forward hands req to a runtime, waiting up to RuntimeWait for one to connect.
-func (b *bridge) forward(ctx context.Context, ed editor, req nrepl.Msg) {
+// A job (nil for a request passed through as it is) makes the gateway run the
+// request through the sente.repl helper, when the runtime has it.
+func (b *bridge) forward(ctx context.Context, ed editor, req nrepl.Msg, j *job) {
 	rt, arrived, err := b.rts.pick(b.selected(req.Str("session")))
 	if err != nil {
 		b.fail(ed, req, err.Error())
@@ -340,7 +312,7 @@ func (b *bridge) forward(ctx context.Context, ed editor, req nrepl.Msg) {
 			b.cfg.RuntimeWait, pageURL(b.cfg)), "no-runtime")
 		return
 	}
-	b.send(ed, req, rt)
+	b.send(ed, req, rt, j)
 }
 
 func (b *bridge) waitForRuntime(ctx context.Context, arrived <-chan struct{}) *Runtime {
@@ -365,12 +337,13 @@ func (b *bridge) waitForRuntime(ctx context.Context, arrived <-chan struct{}) *R
 	}
 }
 
-// send registers the once handler, then hands the request to the runtime.
-func (b *bridge) send(ed editor, req nrepl.Msg, rt *Runtime) {
+// send registers the once handler, then hands the request to the runtime: as
+// it is, or as the job's first step once the runtime's helper state is known.
+func (b *bridge) send(ed editor, req nrepl.Msg, rt *Runtime, j *job) {
 	seq := b.seq.Add(1)
 	p := &pending{
 		gid: "s" + strconv.FormatUint(seq, 36), seq: seq, ed: ed, rt: rt,
-		id: req.Str("id"), session: req.Str("session"), op: req.Str("op"),
+		id: req.Str("id"), session: req.Str("session"), op: req.Str("op"), req: req, job: j,
 	}
 	b.mu.Lock()
 	if b.closing || rt.gone {
@@ -385,19 +358,35 @@ func (b *bridge) send(ed editor, req nrepl.Msg, rt *Runtime) {
 	b.byEditor[ed][p.gid] = p
 	rt.pending.Add(1)
 	if t := b.cfg.EvalTimeout; t > 0 {
-		p.timer = time.AfterFunc(t, func() { b.expire(p.gid) })
+		p.timer = time.AfterFunc(t, func() { b.expire(p) })
+	}
+	if j != nil && rt.helper == helperAbsent {
+		// The common case for runtimes without the helper: sent as it is,
+		// encoded outside the lock.
+		req, j = plainRequest(req, j.kind), nil
+		p.job = nil
+	}
+	if j != nil {
+		j.sid = p.session
+		b.startJobLocked(p)
+		b.mu.Unlock()
+		return
 	}
 	b.mu.Unlock()
+	b.sendPlain(p, req)
+}
 
+// sendPlain hands req to the runtime under p's gid.
+func (b *bridge) sendPlain(p *pending, req nrepl.Msg) {
 	fwd := req.Clone()
 	fwd["id"] = p.gid
-	if err := rt.link.request(fwd); err != nil {
+	if err := p.rt.link.request(fwd); err != nil {
 		if errors.Is(err, errConnClosed) {
 			// It left between being picked and being written to.
-			b.abandon(p.gid, "runtime "+rt.ID+" disconnected before the request could be sent", "runtime-gone")
+			b.abandon(p.gid, "runtime "+p.rt.ID+" disconnected before the request could be sent", "runtime-gone")
 			return
 		}
-		b.abandon(p.gid, fmt.Sprintf("could not send to runtime %s: %v", rt.ID, err), "runtime-busy")
+		b.abandon(p.gid, fmt.Sprintf("could not send to runtime %s: %v", p.rt.ID, err), "runtime-busy")
 	}
 }
 
@@ -418,24 +407,46 @@ func (b *bridge) deliver(rt *Runtime, m nrepl.Msg) {
 	gid := m.Str("id")
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if gid == idleOutID {
+		b.idleOutLocked(rt, m)
+		return
+	}
+	if rt.bootGID != "" && gid == rt.bootGID {
+		b.bootAnswerLocked(rt, m)
+		return
+	}
 	p := b.pending[gid]
 	if p == nil || p.rt != rt {
 		// Late answers after a timeout or interrupt land here by design.
 		b.log.Debug("dropped a response nobody waits for", "runtime", rt.ID, "id", gid)
 		return
 	}
-	out := unknownOp(m).Clone()
-	out["id"] = p.id
-	if p.session != "" {
-		out["session"] = p.session
-	} else {
-		delete(out, "session")
+	if p.job != nil {
+		b.jobAnswerLocked(p, m)
+		return
 	}
+	out := unknownOp(m).Clone()
+	p.address(out)
 	if m.HasStatus("done") {
 		b.unlink(p)
 	}
 	// Sent under the lock so that a timeout can never slip in between a value and its done.
 	p.ed.send(out)
+}
+
+// address gives a response the editor's own id and session; a request without
+// an id is answered without one, as nREPL does.
+func (p *pending) address(m nrepl.Msg) {
+	if p.id != "" {
+		m["id"] = p.id
+	} else {
+		delete(m, "id")
+	}
+	if p.session != "" {
+		m["session"] = p.session
+	} else {
+		delete(m, "session")
+	}
 }
 
 // abandon ends one pending request with an error the editor can read.
@@ -451,10 +462,8 @@ func (b *bridge) abandon(gid, text string, statuses ...string) {
 }
 
 func (b *bridge) endLocked(p *pending, text string, statuses ...string) {
-	base := nrepl.Msg{"id": p.id}
-	if p.session != "" {
-		base["session"] = p.session
-	}
+	base := nrepl.Msg{}
+	p.address(base)
 	errMsg := base.Clone()
 	errMsg["err"] = "sente: " + text + "\n"
 	p.ed.send(errMsg)
@@ -467,8 +476,15 @@ func (b *bridge) endLocked(p *pending, text string, statuses ...string) {
 	p.ed.send(doneMsg)
 }
 
-func (b *bridge) expire(gid string) {
-	b.abandon(gid, fmt.Sprintf("no answer from the runtime within %s (--eval-timeout); the request was abandoned and a late answer will be dropped", b.cfg.EvalTimeout), "timeout")
+// expire ends p, whatever runtime id its current step has (a job's changes).
+func (b *bridge) expire(p *pending) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending[p.gid] != p {
+		return // answered, interrupted or abandoned meanwhile
+	}
+	b.unlink(p)
+	b.endLocked(p, fmt.Sprintf("no answer from the runtime within %s (--eval-timeout); the request was abandoned and a late answer will be dropped", b.cfg.EvalTimeout), "timeout")
 }
 
 // interrupt is answered by the gateway: a browser cannot stop running JavaScript,
@@ -486,10 +502,8 @@ func (b *bridge) interrupt(ed editor, req nrepl.Msg) {
 	}
 	if hit != nil {
 		b.unlink(hit)
-		st := nrepl.Msg{"id": hit.id, "status": []any{"interrupted", "done"}}
-		if hit.session != "" {
-			st["session"] = hit.session
-		}
+		st := nrepl.Msg{"status": []any{"interrupted", "done"}}
+		hit.address(st)
 		hit.ed.send(st)
 	}
 	b.mu.Unlock()
@@ -526,9 +540,15 @@ func (b *bridge) editorGone(ed editor) {
 		b.unlink(p)
 	}
 	delete(b.byEditor, ed)
+	for _, rt := range b.rts.all() {
+		if rt.last.ed == ed {
+			rt.last = lastEval{}
+		}
+	}
 	for id, s := range b.sessions {
 		if s.owner == ed {
 			delete(b.sessions, id)
+			b.forgetLocked(id)
 		}
 	}
 }

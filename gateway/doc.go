@@ -7,4 +7,12 @@
 // a done response whatever fails: no runtime, runtime gone, timeout, interrupt,
 // shutdown. Each connection has one read loop and one write loop fed by a
 // bounded queue; no lock is held across I/O.
+//
+// The nREPL ops are a table of handlers (ops.go) from which describe is
+// derived. For Scittle runtimes the gateway installs namespace sente.repl
+// (sente_repl.cljs) with one eval, then serves eval, load-file, info, eldoc,
+// lookup, complete and completions through it (jobs.go): one runtime eval per
+// top-level form, a namespace and *1 *2 *3 *e per session, printed output as
+// out, errors in the JVM nREPL's shape. Runtimes that do not take the helper
+// get requests passed through as they came.
 package gateway

@@ -41,6 +41,15 @@ type Runtime struct {
 	// gone is set, under the bridge's lock, once the runtime has left, so a request
 	// that picked it a moment earlier is refused instead of waiting forever.
 	gone bool
+
+	// Guarded by the bridge's lock: whether the runtime runs sente.repl (see
+	// jobs.go), the installing eval's id, requests waiting for it, and who
+	// evaluated last (the editor that hears output printed between evals).
+	helper  helperState
+	bootGID string
+	bootOK  bool
+	waiting []*pending
+	last    lastEval
 }
 
 // RuntimeInfo is the JSON- and nREPL-friendly description of a runtime.
