@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,7 +97,7 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(int64(s.cfg.MaxMessageBytes))
-	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch, true),
+	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch && acceptsBatches(r), true),
 		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
 	c.probeID = "probe-" + c.uid[:12]
 	if !s.live.add(c.ws, func() error { return c.ws.send(h.ping, false) }) {
@@ -139,6 +140,19 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("sente-lite client disconnected", "uid", c.uid, "reason", reason)
 		h.drop(c)
 	})
+}
+
+// BatchParam is the query parameter by which a /chsk client says it unwraps
+// Sente batch frames [[ev1 ...] [ev2 ...]], e.g. ws://host:port/chsk?batch=1.
+// Only such clients get batches (and only with --batch); every other client
+// gets one event per frame, because the seed's clients read a batch's first
+// element as the event id and silently lose every event in it.
+const BatchParam = "batch"
+
+// acceptsBatches reports whether the client asked for batch frames.
+func acceptsBatches(r *http.Request) bool {
+	v, err := strconv.ParseBool(r.URL.Query().Get(BatchParam))
+	return err == nil && v
 }
 
 // drop forgets a connection and its subscriptions.

@@ -82,6 +82,7 @@ func benchScenarioCommand(s benchcmd.Scenario) *cli.Command {
 			&cli.IntFlag{Name: "window", Value: def.Window, EnvVars: []string{"SENTE_BENCH_WINDOW"}, Usage: "publish at most this many messages ahead of the slowest subscriber (keep it under the gateway's --client-queue)"},
 			&cli.Float64Flag{Name: "rate", EnvVars: []string{"SENTE_BENCH_RATE"}, Usage: "publish at most this many messages per second (0 = as the window allows)"},
 			&cli.IntFlag{Name: "concurrency", Value: def.Concurrency, EnvVars: []string{"SENTE_BENCH_CONCURRENCY"}, Usage: "subscribers connecting at once"},
+			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BENCH_BATCH"}, Usage: "subscribers ask for batch frames with /chsk?batch=1, as sente's clients do (--batch=false: one event per frame, as the seed's clients need)"},
 		)
 	case "connect":
 		flags = append(flags,
@@ -117,7 +118,7 @@ func benchScenarioCommand(s benchcmd.Scenario) *cli.Command {
 				o.Code, o.Floor = c.String("code"), c.Bool("floor")
 			case "fanout":
 				o.Subscribers, o.Payload, o.Window = c.Int("subscribers"), c.Int("payload"), c.Int("window")
-				o.Rate, o.Concurrency = c.Float64("rate"), c.Int("concurrency")
+				o.Rate, o.Concurrency, o.Batch = c.Float64("rate"), c.Int("concurrency"), c.Bool("batch")
 			case "connect":
 				o.Concurrency = c.Int("concurrency")
 			case "idle":

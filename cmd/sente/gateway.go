@@ -42,7 +42,7 @@ Example:
 			&cli.IntFlag{Name: "max-subscriptions", Value: def.MaxSubscriptions, EnvVars: []string{"SENTE_MAX_SUBSCRIPTIONS"}, Usage: "channels one sente-lite connection may subscribe to (0 = no limit)"},
 			&cli.IntFlag{Name: "max-subscribers", Value: def.MaxSubscribers, EnvVars: []string{"SENTE_MAX_SUBSCRIBERS"}, Usage: "subscribers one channel may have (0 = no limit)"},
 			&cli.IntFlag{Name: "client-queue", Value: def.ClientQueue, EnvVars: []string{"SENTE_CLIENT_QUEUE"}, Usage: "frames queued per sente-lite client; a client that lets it fill is closed as a slow consumer"},
-			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BATCH"}, Usage: "send events that queue up as one sente batch frame [[ev1] [ev2]] (--batch=false: one frame each)"},
+			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BATCH"}, Usage: "send events that queue up as one sente batch frame [[ev1] [ev2]] to /chsk clients that ask for batches with ?batch=1 (sente's own clients do; every other client gets one event per frame) (--batch=false: one frame each for all)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {

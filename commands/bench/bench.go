@@ -73,6 +73,7 @@ type Options struct {
 	Payload     int
 	Window      int
 	Rate        float64
+	Batch       bool // subscribers ask for batch frames
 
 	// connect, idle, fanout (subscribers connecting at once)
 	Concurrency int
@@ -86,7 +87,7 @@ type Options struct {
 func Defaults(scenario string) Options {
 	o := Options{Scenario: scenario, Duration: 10 * time.Second, Concurrency: 50,
 		Runtimes: 1, RuntimeKind: sb.RuntimeNREPL, Editors: 1, Code: "(+ 1 2)", Floor: true,
-		Subscribers: 1000, Window: 100, Connections: 5000, Path: "/chsk"}
+		Subscribers: 1000, Window: 100, Batch: true, Connections: 5000, Path: "/chsk"}
 	switch scenario {
 	case "eval", "ping":
 		o.Count, o.Warmup = 20000, 1000
@@ -162,7 +163,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			Editors: opts.Editors, Code: opts.Code, EchoAddr: echoAddr})
 	case "fanout":
 		rep, err = sb.Fanout(ctx, env, sb.FanoutConfig{Limits: limits, Subscribers: opts.Subscribers, Payload: opts.Payload,
-			Window: opts.Window, Rate: opts.Rate, Concurrency: opts.Concurrency})
+			Window: opts.Window, Rate: opts.Rate, Concurrency: opts.Concurrency, Batch: opts.Batch})
 	case "connect":
 		rep, err = sb.Connect(ctx, env, sb.ConnectConfig{Limits: limits, Concurrency: opts.Concurrency})
 	case "idle":
