@@ -27,6 +27,7 @@ type hub struct {
 	csrf  string
 	stats *hubStats
 	ping  []byte // [:chsk/ws-ping], encoded once for every connection
+	pong  []byte // [:chsk/ws-pong], likewise
 
 	mu       sync.RWMutex
 	conns    map[*chskConn]struct{}
@@ -64,7 +65,8 @@ func newHub(s *Server) *hub {
 		csrf = randomToken()
 	}
 	ping, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPing})
-	return &hub{s: s, csrf: csrf, stats: &hubStats{}, ping: ping,
+	pong, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPong})
+	return &hub{s: s, csrf: csrf, stats: &hubStats{}, ping: ping, pong: pong,
 		conns: map[*chskConn]struct{}{}, channels: map[string]map[*chskConn]struct{}{}}
 }
 
@@ -183,6 +185,13 @@ func (h *hub) readLoop(c *chskConn) string {
 			}
 			return peerCloseReason(err, int64(h.s.cfg.MaxMessageBytes))
 		}
+		if typ == websocket.TextMessage && string(data) == pingText {
+			// The heartbeat, read without the parser and answered from this
+			// goroutine: a round trip with no other goroutine to wake.
+			h.stats.messagesIn.Add(1)
+			h.answerNow(c, h.pong)
+			continue
+		}
 		var f wire.Frame
 		if typ != websocket.TextMessage {
 			err = errors.New("binary frame; sente-lite speaks EDN text frames")
@@ -216,12 +225,33 @@ func (h *hub) readLoop(c *chskConn) string {
 	}
 }
 
+// pingText is [:chsk/ws-ping] as every client of the seed and of sente sends it.
+const pingText = "[:" + string(wire.EvPing) + "]"
+
+// answerNow sends c its own answer from c's read loop, written at once when c
+// has nothing queued.
+func (h *hub) answerNow(c *chskConn, frame []byte) {
+	if err := c.ws.sendNow(frame); err != nil {
+		h.stats.dropped.Add(1)
+		if errors.Is(err, errQueueFull) {
+			h.stats.slowConsumers.Add(1)
+			h.s.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.maxQueue)
+		}
+		return
+	}
+	h.stats.messagesOut.Add(1)
+}
+
 // handle serves one event; cb is set for the callback form, which is answered
 // with a reply [data cb] instead of an event.
 func (h *hub) handle(c *chskConn, ev wire.Event, cb string) {
 	h.stats.messagesIn.Add(1)
 	switch ev.ID {
 	case wire.EvPing:
+		if cb == "" {
+			h.answerNow(c, h.pong)
+			return
+		}
 		h.answer(c, cb, wire.Event{ID: wire.EvPong}, nil)
 	case wire.EvPong:
 		// Liveness was recorded when the frame was read.

@@ -242,3 +242,61 @@ func TestAcceptsBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestHubPongsBesideFanout: pongs written at once by a client's read loop and
+// channel messages queued by a publisher's read loop share one socket; both
+// arrive whole, the messages in order, none lost.
+func TestHubPongsBesideFanout(t *testing.T) {
+	for _, query := range []string{"", "?batch=1"} {
+		t.Run("query "+query, func(t *testing.T) {
+			g := startGateway(t, nil)
+			conn, _, err := websocket.DefaultDialer.Dial("ws://"+g.HTTPAddr().String()+"/chsk"+query, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			sub := &batchReader{t: t, conn: conn}
+			sub.next() // handshake
+			if err := conn.WriteMessage(websocket.TextMessage, []byte(`[:sente-lite/subscribe {:channel-id "mix"}]`)); err != nil {
+				t.Fatal(err)
+			}
+			if ev := sub.nextApp(); ev.ID != wire.EvSubscribed {
+				t.Fatalf("subscribe answered %v", ev.ID)
+			}
+			pub := dialSeedClient(t, g, "")
+			const n = 300
+			done := make(chan error, 1)
+			go func() {
+				for range n {
+					if err := conn.WriteMessage(websocket.TextMessage, []byte(`[:chsk/ws-ping]`)); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			for i := range n {
+				pub.send(fmt.Sprintf(`[:sente-lite/publish {:channel-id "mix" :data %d}]`, i))
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			pongs, msgs := 0, 0
+			for pongs < n || msgs < n {
+				ev := sub.next()
+				switch ev.ID {
+				case wire.EvPong:
+					pongs++
+				case wire.EvChannelMsg:
+					if got := wire.Get(ev.Data, "data"); got != int64(msgs) {
+						t.Fatalf("message %d arrived as %v", msgs, got)
+					}
+					msgs++
+				case wire.EvNREPLRequest, wire.EvPing:
+				default:
+					t.Fatalf("unexpected %v %v", ev.ID, ev.Data)
+				}
+			}
+		})
+	}
+}

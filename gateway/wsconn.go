@@ -95,6 +95,45 @@ func (c *wsConn) enqueue(f outFrame) error {
 	return nil
 }
 
+// sendNow writes data at once from the caller's goroutine when nothing is
+// queued or being written, sparing a writer goroutine's start and wake-up:
+// for the read loop answering its own peer (a pong, a reply) that is most of
+// a round trip's cost. Otherwise data is queued behind the rest, in order.
+// The caller takes the writer's role for the write, so gorilla's one writer
+// at a time still holds.
+func (c *wsConn) sendNow(data []byte) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return errConnClosed
+	}
+	if c.writing || len(c.queue) > 0 {
+		c.mu.Unlock()
+		return c.enqueue(outFrame{data: data})
+	}
+	c.writing = true
+	c.mu.Unlock()
+
+	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+	err := c.conn.WriteMessage(websocket.TextMessage, data)
+
+	c.mu.Lock()
+	if err != nil {
+		c.writing = false
+		c.mu.Unlock()
+		c.close("write failed: " + err.Error())
+		return fmt.Errorf("%w: write failed: %v", errConnClosed, err)
+	}
+	c.sent.Add(1)
+	if len(c.queue) > 0 && !c.closed {
+		go c.writeLoop() // frames queued meanwhile: the writer takes over
+	} else {
+		c.writing = false
+	}
+	c.mu.Unlock()
+	return nil
+}
+
 func (c *wsConn) send(data []byte, batchable bool) error {
 	return c.enqueue(outFrame{data: data, batchable: batchable})
 }
