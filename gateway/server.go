@@ -123,7 +123,7 @@ func (s *Server) StartupLine() string {
 // answered with done, sockets close, and the port file is removed.
 func (s *Server) Serve(ctx context.Context) error {
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- s.httpSrv.Serve(s.httpLn) }()
+	go func() { httpErr <- s.httpSrv.Serve(newCorkListener(s.httpLn)) }()
 	acceptErr := make(chan error, 1)
 	go func() { acceptErr <- s.acceptEditors() }()
 	s.goConn(func() { s.live.run(s.ctx, s.cfg.HeartbeatInterval, s.cfg.HeartbeatTimeout) })

@@ -40,6 +40,7 @@ type wsConn struct {
 
 	mu          sync.Mutex
 	queue       []outFrame
+	spare       []outFrame // the writer's last batch, emptied, for the next queue
 	queuedBytes int64
 	writing     bool
 	closed      bool
@@ -178,55 +179,139 @@ func (c *wsConn) readMessage() (int, []byte, error) {
 }
 
 func (c *wsConn) writeLoop() {
+	cork, _ := c.conn.NetConn().(*corkConn) // nil behind TLS: frame by frame through gorilla
 	var batch []byte
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 || c.closed {
 			c.writing = false
-			c.queue = nil // let an idle connection drop its backing array
+			c.queue, c.spare = nil, nil // let an idle connection drop its backing arrays
 			c.mu.Unlock()
 			return
 		}
 		frames := c.queue
-		c.queue = make([]outFrame, 0, min(len(frames), 16))
+		c.queue, c.spare = c.spare, nil
 		// The budget is for frames waiting; those taken here are being written.
 		c.queuedBytes = 0
 		c.mu.Unlock()
 
-		for i := 0; i < len(frames); i++ {
-			f := frames[i]
-			var err error
-			deadline := time.Now().Add(writeWait)
-			switch {
-			case f.ping:
-				err = c.conn.WriteControl(websocket.PingMessage, nil, deadline)
-			case c.batch && f.batchable && i+1 < len(frames) && frames[i+1].batchable:
-				// Several events waiting: one frame, one syscall.
-				batch = append(batch[:0], '[')
-				for ; i < len(frames) && frames[i].batchable; i++ {
-					if len(batch) > 1 {
-						batch = append(batch, ' ')
-					}
-					batch = append(batch, frames[i].data...)
-				}
-				i--
-				batch = append(batch, ']')
-				_ = c.conn.SetWriteDeadline(deadline)
-				err = c.conn.WriteMessage(websocket.TextMessage, batch)
-			default:
-				_ = c.conn.SetWriteDeadline(deadline)
-				err = c.conn.WriteMessage(websocket.TextMessage, f.data)
-			}
-			if err != nil {
-				c.mu.Lock()
-				c.writing = false
-				c.mu.Unlock()
-				c.close("write failed: " + err.Error())
-				return
-			}
-			c.sent.Add(1)
+		var err error
+		if cork != nil {
+			err = c.writeCorked(cork, frames)
+		} else {
+			err = c.writeEach(frames, &batch)
 		}
+		if err != nil {
+			c.mu.Lock()
+			c.writing = false
+			c.mu.Unlock()
+			c.close("write failed: " + err.Error())
+			return
+		}
+		clear(frames) // the frames' bytes are garbage now
+		c.mu.Lock()
+		c.spare = frames[:0]
+		c.mu.Unlock()
 	}
+}
+
+// maxBatchBytes bounds one batch frame, well under the 1 MiB clients accept.
+const maxBatchBytes = 64 << 10
+
+// batchEnd is where the batch starting at frames[i] ends: a run of batchable
+// frames up to maxBatchBytes (at least two frames, or i+1: no batch).
+func (c *wsConn) batchEnd(frames []outFrame, i int) int {
+	if !c.batch || !frames[i].batchable {
+		return i + 1
+	}
+	j, n := i, 0
+	for j < len(frames) && frames[j].batchable && (j == i || n+len(frames[j].data) < maxBatchBytes) {
+		n += len(frames[j].data) + 1
+		j++
+	}
+	return j
+}
+
+// writeCorked writes the frames itself, many per system call (corkConn).
+func (c *wsConn) writeCorked(cork *corkConn, frames []outFrame) error {
+	deadline := time.Now().Add(writeWait)
+	for i := 0; i < len(frames); {
+		written := 0
+		err := cork.appendFrames(deadline, func(b []byte) []byte {
+			for start := len(b); i < len(frames) && len(b)-start < corkChunk; written++ {
+				f := frames[i]
+				if f.ping {
+					b = appendPing(b)
+					i++
+					continue
+				}
+				end := c.batchEnd(frames, i)
+				if end == i+1 {
+					b = appendTextHeader(b, len(f.data))
+					b = append(b, f.data...)
+					i++
+					continue
+				}
+				// Several events waiting: one frame [ev1 ev2 ...].
+				n := 1
+				for _, g := range frames[i:end] {
+					n += len(g.data) + 1
+				}
+				b = appendTextHeader(b, n)
+				b = append(b, '[')
+				for k, g := range frames[i:end] {
+					if k > 0 {
+						b = append(b, ' ')
+					}
+					b = append(b, g.data...)
+				}
+				b = append(b, ']')
+				i = end
+			}
+			return b
+		})
+		if err != nil {
+			return err
+		}
+		c.sent.Add(int64(written))
+	}
+	return nil
+}
+
+// writeEach writes the frames through gorilla, one system call each.
+func (c *wsConn) writeEach(frames []outFrame, batch *[]byte) error {
+	for i := 0; i < len(frames); {
+		f := frames[i]
+		var err error
+		deadline := time.Now().Add(writeWait)
+		end := i + 1
+		switch {
+		case f.ping:
+			err = c.conn.WriteControl(websocket.PingMessage, nil, deadline)
+		default:
+			if end = c.batchEnd(frames, i); end > i+1 {
+				b := append((*batch)[:0], '[')
+				for k, g := range frames[i:end] {
+					if k > 0 {
+						b = append(b, ' ')
+					}
+					b = append(b, g.data...)
+				}
+				*batch = append(b, ']')
+				_ = c.conn.SetWriteDeadline(deadline)
+				err = c.conn.WriteMessage(websocket.TextMessage, *batch)
+				break
+			}
+			_ = c.conn.SetWriteDeadline(deadline)
+			err = c.conn.WriteMessage(websocket.TextMessage, f.data)
+		}
+		if err != nil {
+			return err
+		}
+		c.sent.Add(1)
+		i = end
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {
