@@ -12,11 +12,15 @@ import (
 // it has bytes to send.
 type corkListener struct {
 	net.Listener
-	bufs *sync.Pool // of *[]byte
+	bufs  *sync.Pool // of *[]byte, for writes
+	rbufs *sync.Pool // of *[]byte, readChunk each, for wsReader
 }
 
 func newCorkListener(ln net.Listener) corkListener {
-	return corkListener{Listener: ln, bufs: &sync.Pool{New: func() any { b := make([]byte, 0, corkChunk+1024); return &b }}}
+	return corkListener{Listener: ln,
+		bufs:  &sync.Pool{New: func() any { b := make([]byte, 0, corkChunk+1024); return &b }},
+		rbufs: &sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }},
+	}
 }
 
 func (l corkListener) Accept() (net.Conn, error) {
@@ -24,7 +28,7 @@ func (l corkListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &corkConn{Conn: c, bufs: l.bufs}, nil
+	return &corkConn{Conn: c, bufs: l.bufs, rbufs: l.rbufs}, nil
 }
 
 // corkChunk is about how many bytes a writer gathers before a write: big
@@ -47,7 +51,8 @@ const maxPooledBuffer = 256 << 10
 // gorilla sets one per frame, which would otherwise cost a timer update each.
 type corkConn struct {
 	net.Conn
-	bufs *sync.Pool
+	bufs  *sync.Pool
+	rbufs *sync.Pool // lent to the connection's wsReader
 
 	mu       sync.Mutex
 	buf      *[]byte // bytes waiting; borrowed from bufs only while there are some

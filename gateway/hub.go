@@ -99,7 +99,7 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(int64(s.cfg.MaxMessageBytes))
-	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch && acceptsBatches(r), true),
+	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, int64(s.cfg.MaxMessageBytes), s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch && acceptsBatches(r), true),
 		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
 	c.probeID = "probe-" + c.uid[:12]
 	if !s.live.add(c.ws, func() error { return c.ws.send(h.ping, false) }) {
@@ -174,55 +174,72 @@ func (h *hub) drop(c *chskConn) {
 	h.stats.connections.Add(-1)
 }
 
+// readLoop reads c until it ends. It keeps few locals: its frame is on the
+// stack of every parked connection, and the work per frame is in readFrame.
 func (h *hub) readLoop(c *chskConn) string {
-	limits := wire.Limits{MaxBytes: h.s.cfg.MaxMessageBytes, MaxDepth: h.s.cfg.MaxFrameDepth}
 	bad := 0
 	for {
-		typ, data, err := c.ws.readMessage()
+		// Parked here, between messages, a connection's stack is a few
+		// frames deep: an idle one keeps the smallest goroutine stack.
+		err := c.ws.awaitMessage()
+		var typ int
+		var data []byte
+		if err == nil {
+			typ, data, err = c.ws.readMessage()
+		}
 		if err != nil {
 			if reason := c.ws.closeReason(); reason != "" {
 				return reason
 			}
 			return peerCloseReason(err, int64(h.s.cfg.MaxMessageBytes))
 		}
-		if typ == websocket.TextMessage && string(data) == pingText {
-			// The heartbeat, read without the parser and answered from this
-			// goroutine: a round trip with no other goroutine to wake.
-			h.stats.messagesIn.Add(1)
-			h.answerNow(c, h.pong)
-			continue
-		}
-		var f wire.Frame
-		if typ != websocket.TextMessage {
-			err = errors.New("binary frame; sente-lite speaks EDN text frames")
-		} else {
-			f, err = wire.DecodeFrame(data, limits)
-		}
-		if err != nil {
-			bad++
-			h.stats.parseErrors.Add(1)
-			h.s.log.Warn("unreadable frame from sente-lite client", "uid", c.uid, "remote", c.remote, "err", err, "bad-frames", bad)
-			h.sendError(c, "unreadable-frame", err.Error())
-			if bad >= h.s.cfg.MaxBadFrames {
-				return fmt.Sprintf("closed after %d unreadable frames", bad)
-			}
-			continue
-		}
-		switch f.Kind {
-		case wire.KindEvent:
-			h.handle(c, f.Event, "")
-		case wire.KindCallback:
-			h.handle(c, f.Event, f.CallbackID)
-		case wire.KindBatch:
-			for _, ev := range f.Batch {
-				h.handle(c, ev, "")
-			}
-		case wire.KindReply:
-			// The hub asks clients nothing with a callback, so a reply answers nothing.
-			h.stats.messagesIn.Add(1)
-			h.s.log.Debug("ignored a reply to no callback", "uid", c.uid, "cb", f.CallbackID)
+		if reason := h.readFrame(c, typ, data, &bad); reason != "" {
+			return reason
 		}
 	}
+}
+
+// readFrame serves one frame; a reason to close the connection ends it.
+func (h *hub) readFrame(c *chskConn, typ int, data []byte, bad *int) string {
+	if typ == websocket.TextMessage && string(data) == pingText {
+		// The heartbeat, read without the parser and answered from this
+		// goroutine: a round trip with no other goroutine to wake.
+		h.stats.messagesIn.Add(1)
+		h.answerNow(c, h.pong)
+		return ""
+	}
+	var f wire.Frame
+	var err error
+	if typ != websocket.TextMessage {
+		err = errors.New("binary frame; sente-lite speaks EDN text frames")
+	} else {
+		f, err = wire.DecodeFrame(data, wire.Limits{MaxBytes: h.s.cfg.MaxMessageBytes, MaxDepth: h.s.cfg.MaxFrameDepth})
+	}
+	if err != nil {
+		*bad++
+		h.stats.parseErrors.Add(1)
+		h.s.log.Warn("unreadable frame from sente-lite client", "uid", c.uid, "remote", c.remote, "err", err, "bad-frames", *bad)
+		h.sendError(c, "unreadable-frame", err.Error())
+		if *bad >= h.s.cfg.MaxBadFrames {
+			return fmt.Sprintf("closed after %d unreadable frames", *bad)
+		}
+		return ""
+	}
+	switch f.Kind {
+	case wire.KindEvent:
+		h.handle(c, f.Event, "")
+	case wire.KindCallback:
+		h.handle(c, f.Event, f.CallbackID)
+	case wire.KindBatch:
+		for _, ev := range f.Batch {
+			h.handle(c, ev, "")
+		}
+	case wire.KindReply:
+		// The hub asks clients nothing with a callback, so a reply answers nothing.
+		h.stats.messagesIn.Add(1)
+		h.s.log.Debug("ignored a reply to no callback", "uid", c.uid, "cb", f.CallbackID)
+	}
+	return ""
 }
 
 // pingText is [:chsk/ws-ping] as every client of the seed and of sente sends it.

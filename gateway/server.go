@@ -66,9 +66,9 @@ func Listen(cfg Config) (*Server, error) {
 	s.hub = newHub(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.upgrader = websocket.Upgrader{
-		// Frames larger than the buffer are read through it; small buffers keep
-		// thousands of idle connections cheap.
-		ReadBufferSize:  512,
+		// wsReader reads frames from the socket itself; gorilla's reader goes
+		// unused and gets the smallest buffer it allows.
+		ReadBufferSize:  1,
 		WriteBufferSize: 1024,
 		// Idle sockets then hold no write buffer of their own.
 		WriteBufferPool: &sync.Pool{},

@@ -29,7 +29,8 @@ type outFrame struct {
 // costs one parked reader and a few small structs — this is what keeps 5,000
 // idle connections in a few KiB each.
 type wsConn struct {
-	conn     *websocket.Conn
+	conn     *websocket.Conn // upgrades and writes control frames; rd reads
+	rd       *wsReader
 	maxQueue int   // frames
 	maxBytes int64 // bytes in queued frames: large frames fill a queue long before its count does
 	batch    bool  // join queued batchable frames into one sente batch frame
@@ -50,10 +51,12 @@ type wsConn struct {
 	sent     atomic.Int64 // frames written
 }
 
-func newWSConn(conn *websocket.Conn, maxQueue int, maxBytes int64, batch, closeWhenFull bool) *wsConn {
-	c := &wsConn{conn: conn, maxQueue: maxQueue, maxBytes: maxBytes, batch: batch, closeWhenFull: closeWhenFull}
+// newWSConn takes over an upgraded connection; readLimit bounds a message
+// read (0: no bound).
+func newWSConn(conn *websocket.Conn, readLimit int64, maxQueue int, maxBytes int64, batch, closeWhenFull bool) *wsConn {
+	c := &wsConn{conn: conn, rd: newWSReader(conn), maxQueue: maxQueue, maxBytes: maxBytes, batch: batch, closeWhenFull: closeWhenFull}
+	c.rd.limit = readLimit
 	c.touch()
-	conn.SetPongHandler(func(string) error { c.touch(); return nil })
 	return c
 }
 
@@ -167,15 +170,6 @@ func (c *wsConn) closeReason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reason
-}
-
-// readMessage is the owner's read; it records liveness.
-func (c *wsConn) readMessage() (int, []byte, error) {
-	typ, data, err := c.conn.ReadMessage()
-	if err == nil {
-		c.touch()
-	}
-	return typ, data, err
 }
 
 func (c *wsConn) writeLoop() {
