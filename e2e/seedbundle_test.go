@@ -145,6 +145,8 @@ func TestSeedBundleEvaluates(t *testing.T) {
 			before := len(g.runtimes(t))
 			p := openPage(t, b, "http://"+ln.Addr().String()+"/", "document.body.dataset.state === 'connected'")
 			g.waitRuntimes(t, before+1, 10*time.Second)
+			// It did not ask for batches, so it gets none.
+			g.waitLog(t, "batches=false", evalBound)
 			tc.check(t, g, g.editor(t))
 			raw, err := p.Eval(ctxFor(t, evalBound), "document.body.dataset.lost")
 			if err != nil {
@@ -154,5 +156,17 @@ func TestSeedBundleEvaluates(t *testing.T) {
 				t.Errorf("the page lost %s frames it could not read as one event", raw)
 			}
 		})
+	}
+}
+
+// TestScittleClientAsksForBatches: sente's own Scittle client (the gateway's
+// page) connects with ?batch=1, so the hub may batch for it.
+func TestScittleClientAsksForBatches(t *testing.T) {
+	b := peers.StartBrowser(t)
+	g := startGateway(t, nil)
+	openRuntimePage(t, b, g, "/")
+	g.waitLog(t, "batches=true", evalBound)
+	if strings.Contains(g.Logs.String(), "batches=false") {
+		t.Errorf("a client of the page did not ask for batches:\n%s", g.Logs.String())
 	}
 }

@@ -118,7 +118,7 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.NREPLProbe {
 		h.sendProbe(c)
 	}
-	s.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote)
+	s.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote, "batches", c.ws.batch)
 
 	s.goConn(func() {
 		reason := h.readLoop(c)
