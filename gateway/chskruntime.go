@@ -17,7 +17,9 @@ import (
 // sendProbe asks a new client to describe itself; a client that answers nREPL
 // becomes a runtime. Clients that do not speak nREPL ignore the event.
 func (h *hub) sendProbe(c *chskConn) {
-	_ = h.queueNREPL(c, nrepl.Msg{"op": "describe", "id": c.probeID})
+	if frame, err := encodeNREPLRequest(nrepl.Msg{"op": "describe", "id": c.probeID}); err == nil {
+		h.answerNow(c, frame)
+	}
 }
 
 // queueNREPL sends [:nrepl/request m] with both shapes found in the wild, and
@@ -27,16 +29,9 @@ func (h *hub) sendProbe(c *chskConn) {
 //   - the request as an EDN string under :edn, which the seed's nREPL module
 //     source and sente's own bundle read.
 func (h *hub) queueNREPL(c *chskConn, m nrepl.Msg) error {
-	req := nrepl.ToEDN(m)
-	req[kwOp] = edn.Keyword(m.Str("op"))
-	text, err := wire.Print(req)
+	frame, err := encodeNREPLRequest(m)
 	if err != nil {
-		return fmt.Errorf("encode request for the runtime: %w", err)
-	}
-	req[kwEDN] = string(text)
-	frame, err := wire.EncodeEvent(wire.Event{ID: wire.EvNREPLRequest, Data: req, HasData: true})
-	if err != nil {
-		return fmt.Errorf("encode request for the runtime: %w", err)
+		return err
 	}
 	if err := c.ws.send(frame, false); err != nil {
 		if errors.Is(err, errQueueFull) {
@@ -46,6 +41,21 @@ func (h *hub) queueNREPL(c *chskConn, m nrepl.Msg) error {
 	}
 	h.stats.messagesOut.Add(1)
 	return nil
+}
+
+func encodeNREPLRequest(m nrepl.Msg) ([]byte, error) {
+	req := nrepl.ToEDN(m)
+	req[kwOp] = edn.Keyword(m.Str("op"))
+	text, err := wire.Print(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode request for the runtime: %w", err)
+	}
+	req[kwEDN] = string(text)
+	frame, err := wire.EncodeEvent(wire.Event{ID: wire.EvNREPLRequest, Data: req, HasData: true})
+	if err != nil {
+		return nil, fmt.Errorf("encode request for the runtime: %w", err)
+	}
+	return frame, nil
 }
 
 var (

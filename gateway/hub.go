@@ -114,7 +114,11 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 
 	hs := wire.HandshakeEvent(wire.Handshake{UID: c.uid, CSRFToken: h.csrf, First: true,
 		Data: map[any]any{edn.Keyword("sente-lite-version"): "2.0.0", edn.Keyword("server"): "sente " + buildinfo.Version}})
-	h.sendEvent(c, hs)
+	// Written from this goroutine, which is about to end anyway: a new
+	// connection starts no writer goroutine of its own.
+	if frame, err := wire.EncodeEvent(hs); err == nil {
+		h.answerNow(c, frame)
+	}
 	if s.cfg.NREPLProbe {
 		h.sendProbe(c)
 	}
