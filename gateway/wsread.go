@@ -33,6 +33,9 @@ type wsReader struct {
 
 	buf      *[]byte // bytes read and not yet used; nil when none
 	pos, end int
+
+	peek func(fd uintptr) bool // made once: a closure per wait would be garbage per message
+	one  [1]byte
 }
 
 // readChunk is the buffer borrowed while reading.
@@ -50,6 +53,10 @@ func newWSReader(conn *websocket.Conn) *wsReader {
 	if sc, ok := under.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			r.raw = raw
+			r.peek = func(fd uintptr) bool {
+				_, _, err := syscall.Recvfrom(int(fd), r.one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+				return err != syscall.EAGAIN && err != syscall.EINTR
+			}
 		}
 	}
 	return r
@@ -64,14 +71,8 @@ func (r *wsReader) waitReadable() error {
 		return nil
 	}
 	r.release()
-	var one [1]byte
-	var perr error
-	err := r.raw.Read(func(fd uintptr) bool {
-		_, _, perr = syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return perr != syscall.EAGAIN && perr != syscall.EINTR
-	})
 	// A peer that closed reads as readable; the read that follows says so.
-	return err
+	return r.raw.Read(r.peek)
 }
 
 // fill makes sure some bytes are buffered.
