@@ -90,6 +90,10 @@ func (c *wsConn) enqueue(f outFrame) error {
 		go c.shutdownIO(c.reason)
 		return errQueueFull
 	}
+	if c.queue == nil {
+		// A burst usually follows: skip the smallest growth steps.
+		c.queue = make([]outFrame, 0, 16)
+	}
 	c.queue = append(c.queue, f)
 	c.queuedBytes += int64(len(f.data))
 	if !c.writing {
