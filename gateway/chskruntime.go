@@ -14,10 +14,20 @@ import (
 // nREPL runtimes over /chsk: a sente-lite client that answers the describe
 // probe with :nrepl/response becomes a runtime editors can evaluate in.
 
+// probeID is the id of the describe probe that tells whether c answers nREPL;
+// made when needed, not kept, as every idle connection would keep it.
+func (c *chskConn) probeID() string { return probePrefix + c.uid[:12] }
+
+func (c *chskConn) isProbe(id string) bool {
+	return len(id) == len(probePrefix)+12 && id[:len(probePrefix)] == probePrefix && id[len(probePrefix):] == c.uid[:12]
+}
+
+const probePrefix = "probe-"
+
 // sendProbe asks a new client to describe itself; a client that answers nREPL
 // becomes a runtime. Clients that do not speak nREPL ignore the event.
 func (h *hub) sendProbe(c *chskConn) {
-	if frame, err := encodeNREPLRequest(nrepl.Msg{"op": "describe", "id": c.probeID}); err == nil {
+	if frame, err := encodeNREPLRequest(nrepl.Msg{"op": "describe", "id": c.probeID()}); err == nil {
 		h.answerNow(c, frame)
 	}
 }
@@ -80,7 +90,7 @@ func (h *hub) nreplResponse(c *chskConn, data any) {
 		}
 		return
 	}
-	if id == c.probeID {
+	if c.isProbe(id) {
 		if rt == nil {
 			h.promote(c, msg)
 		}

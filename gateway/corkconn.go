@@ -58,19 +58,34 @@ type corkConn struct {
 	buf      *[]byte // bytes waiting; borrowed from bufs only while there are some
 	writing  bool    // a goroutine is writing to the socket; others append
 	err      error   // the first write error; every later write returns it
-	deadline time.Time
-	applied  time.Time // the write deadline set on the socket
+	deadline int64   // unix nanos, 0 for none: smaller than a time.Time
+	applied  int64   // the write deadline set on the socket
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // SetWriteDeadline records t for the next write. A write in progress gets an
 // earlier deadline at once, so that closing a connection is not held up by a
 // peer that stopped reading.
 func (c *corkConn) SetWriteDeadline(t time.Time) error {
+	n := nanos(t)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.deadline = t
-	if c.writing && !t.IsZero() && (c.applied.IsZero() || t.Before(c.applied)) {
-		c.applied = t
+	c.deadline = n
+	if c.writing && n != 0 && (c.applied == 0 || n < c.applied) {
+		c.applied = n
 		return c.Conn.SetWriteDeadline(t)
 	}
 	return nil
@@ -120,7 +135,7 @@ func (c *corkConn) appendFrames(deadline time.Time, build func([]byte) []byte) e
 		c.buf = c.bufs.Get().(*[]byte)
 	}
 	*c.buf = build(*c.buf)
-	c.deadline = deadline
+	c.deadline = nanos(deadline)
 	if c.writing {
 		return nil
 	}
@@ -159,8 +174,8 @@ func (c *corkConn) drainLocked() error {
 // goroutines can append meanwhile.
 func (c *corkConn) writeLocked(p []byte) (int, error) {
 	var err error
-	if !c.deadline.Equal(c.applied) {
-		err = c.Conn.SetWriteDeadline(c.deadline)
+	if c.deadline != c.applied {
+		err = c.Conn.SetWriteDeadline(fromNanos(c.deadline))
 		c.applied = c.deadline
 	}
 	n := 0

@@ -53,7 +53,6 @@ type chskConn struct {
 	userAgent string
 	remote    string
 	connected time.Time
-	probeID   string // the describe probe that tells whether it answers nREPL
 
 	subs map[string]struct{}     // guarded by hub.mu
 	rt   atomic.Pointer[Runtime] // set once it answered the probe
@@ -101,7 +100,6 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(int64(s.cfg.MaxMessageBytes))
 	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, int64(s.cfg.MaxMessageBytes), s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch && acceptsBatches(r), true),
 		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
-	c.probeID = "probe-" + c.uid[:12]
 	if !s.live.add(c.ws, func() error { return c.ws.send(h.ping, false) }) {
 		c.ws.close("gateway shutting down")
 		_ = conn.Close()

@@ -30,10 +30,10 @@ type outFrame struct {
 // idle connections in a few KiB each.
 type wsConn struct {
 	conn     *websocket.Conn // upgrades and writes control frames; rd reads
-	rd       *wsReader
-	maxQueue int   // frames
-	maxBytes int64 // bytes in queued frames: large frames fill a queue long before its count does
-	batch    bool  // join queued batchable frames into one sente batch frame
+	rd       wsReader        // by value: one allocation less per connection
+	maxQueue int             // frames
+	maxBytes int64           // bytes in queued frames: large frames fill a queue long before its count does
+	batch    bool            // join queued batchable frames into one sente batch frame
 	// closeWhenFull ends the connection when its queue overflows: right for a
 	// subscriber that stopped reading. A runtime's queue is filled by editors'
 	// requests instead, so there only the request that does not fit is refused.
@@ -54,7 +54,8 @@ type wsConn struct {
 // newWSConn takes over an upgraded connection; readLimit bounds a message
 // read (0: no bound).
 func newWSConn(conn *websocket.Conn, readLimit int64, maxQueue int, maxBytes int64, batch, closeWhenFull bool) *wsConn {
-	c := &wsConn{conn: conn, rd: newWSReader(conn), maxQueue: maxQueue, maxBytes: maxBytes, batch: batch, closeWhenFull: closeWhenFull}
+	c := &wsConn{conn: conn, maxQueue: maxQueue, maxBytes: maxBytes, batch: batch, closeWhenFull: closeWhenFull}
+	c.rd.init(conn)
 	c.rd.limit = readLimit
 	c.touch()
 	return c

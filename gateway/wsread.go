@@ -44,8 +44,9 @@ const readChunk = 4 << 10
 // errProtocol is a frame RFC 6455 forbids; the connection is closed.
 var errProtocol = errors.New("websocket protocol error")
 
-func newWSReader(conn *websocket.Conn) *wsReader {
-	r := &wsReader{nc: conn.NetConn()}
+// init sets r up to read conn's socket.
+func (r *wsReader) init(conn *websocket.Conn) {
+	r.nc = conn.NetConn()
 	under := r.nc
 	if cc, ok := under.(*corkConn); ok {
 		under, r.bufs = cc.Conn, cc.rbufs
@@ -59,7 +60,6 @@ func newWSReader(conn *websocket.Conn) *wsReader {
 			}
 		}
 	}
-	return r
 }
 
 // waitReadable parks until the socket has bytes (or the read deadline
@@ -208,7 +208,7 @@ func (c *wsConn) awaitMessage() error { return c.rd.waitReadable() }
 // frame is answered and returned as a *websocket.CloseError, a message over
 // the limit as websocket.ErrReadLimit, as gorilla would.
 func (c *wsConn) readMessage() (int, []byte, error) {
-	r := c.rd
+	r := &c.rd
 	typ := 0
 	var msg []byte
 	for {
