@@ -41,6 +41,9 @@ type wsReader struct {
 // readChunk is the buffer borrowed while reading.
 const readChunk = 4 << 10
 
+// readStep bounds how far a message's buffer grows ahead of the bytes read.
+const readStep = 32 << 10
+
 // errProtocol is a frame RFC 6455 forbids; the connection is closed.
 var errProtocol = errors.New("websocket protocol error")
 
@@ -242,12 +245,19 @@ func (c *wsConn) readMessage() (int, []byte, error) {
 				websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""), time.Now().Add(time.Second))
 			return 0, nil, websocket.ErrReadLimit
 		}
-		start := len(msg)
-		msg = slices.Grow(msg, int(h.length))[:start+int(h.length)]
-		if err := r.readFull(msg[start:]); err != nil {
-			return 0, nil, c.readFailed(err)
+		// The payload is read in steps, so that memory follows the bytes that
+		// came, not the length a peer announced: a thousand peers announcing
+		// frames at the limit and sending nothing cost little.
+		for pos := 0; pos < int(h.length); {
+			n := min(int(h.length)-pos, readStep)
+			start := len(msg)
+			msg = slices.Grow(msg, n)[:start+n]
+			if err := r.readFull(msg[start:]); err != nil {
+				return 0, nil, c.readFailed(err)
+			}
+			unmask(msg[start:], h.mask, pos)
+			pos += n
 		}
-		unmask(msg[start:], h.mask, 0)
 		if h.fin {
 			return typ, msg, nil
 		}
