@@ -33,6 +33,10 @@ type FanoutConfig struct {
 	// NATS; subscribers are spread evenly over all of them, the publisher is on
 	// Gateway (fanout_instances.go).
 	Others []*Gateway
+	// Batch makes the subscribers ask for batch frames (/chsk?batch=1), as
+	// sente's own clients do; without it they get one event per frame, as
+	// the seed's clients need.
+	Batch bool
 }
 
 // latencySubscribers is how many subscribers, spread evenly, decode every
@@ -59,7 +63,7 @@ func Fanout(ctx context.Context, env Env, cfg FanoutConfig) (*Report, error) {
 	cfg.Subscribers, cfg.Concurrency, cfg.Window = max(cfg.Subscribers, 1), max(cfg.Concurrency, 1), max(cfg.Window, 1)
 	rep := &Report{Scenario: "fanout", Gateway: g.Label, Unit: "messages delivered", Settings: []Setting{
 		{"subscribers", cfg.Subscribers}, {"count", cfg.Count}, {"payload", cfg.Payload}, {"window", cfg.Window},
-		{"rate", cfg.Rate}, {"duration", cfg.Duration.String()}, {"warmup", cfg.Warmup},
+		{"rate", cfg.Rate}, {"duration", cfg.Duration.String()}, {"warmup", cfg.Warmup}, {"batch", cfg.Batch},
 	}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -231,6 +235,10 @@ func subscribeAll(ctx context.Context, gws []*Gateway, channel string, cfg Fanou
 	d.WriteBufferPool = &sync.Pool{}
 	sub := encode(wire.Event{ID: wire.EvSubscribe, HasData: true, Data: map[any]any{edn.Keyword("channel-id"): channel}})
 	sampleEvery := max(cfg.Subscribers/latencySubscribers, 1)
+	path := "/chsk"
+	if cfg.Batch {
+		path += "?batch=1"
+	}
 	var next atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -242,7 +250,7 @@ func subscribeAll(ctx context.Context, gws []*Gateway, channel string, cfg Fanou
 				if i >= len(subs) || ctx.Err() != nil {
 					return
 				}
-				s, err := subscribe(ctx, d, gws[i%len(gws)].HTTP, sub)
+				s, err := subscribe(ctx, d, gws[i%len(gws)].HTTP, path, sub)
 				if err != nil {
 					once.Do(func() { firstErr = setupErr("subscriber %d: %v", i, err) })
 					next.Store(int64(len(subs)))
@@ -270,8 +278,8 @@ func subscribeAll(ctx context.Context, gws []*Gateway, channel string, cfg Fanou
 	return out, firstErr
 }
 
-func subscribe(ctx context.Context, d *websocket.Dialer, httpAddr string, frame []byte) (*fanSub, error) {
-	conn, fr, err := dialChsk(ctx, d, httpAddr, "/chsk")
+func subscribe(ctx context.Context, d *websocket.Dialer, httpAddr, path string, frame []byte) (*fanSub, error) {
+	conn, fr, err := dialChsk(ctx, d, httpAddr, path)
 	if err != nil {
 		return nil, err
 	}

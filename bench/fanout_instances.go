@@ -73,7 +73,9 @@ func joinInstances(ctx context.Context, g *Gateway, others []*Gateway, channel s
 	sub := encode(wire.Event{ID: wire.EvSubscribe, HasData: true, Data: map[any]any{edn.Keyword("channel-id"): channel}})
 	got := make(chan int, len(others))
 	for i, o := range others {
-		s, err := subscribe(ctx, o.dialer(4096), o.HTTP, sub)
+		// An anchor is harness, not a measured subscriber: it takes batches,
+		// the cheapest to read, whatever the measured subscribers ask for.
+		s, err := subscribe(ctx, o.dialer(4096), o.HTTP, "/chsk?batch=1", sub)
 		if err != nil {
 			inst.close()
 			return nil, setupErr("anchor subscriber on %s: %v", o.HTTP, err)

@@ -387,10 +387,22 @@
     (when again?
       (schedule-reconnect! client))))
 
+(defn- batch-url
+  "url with batch=1 in its query: this client unwraps batch frames, and sente's
+  gateway sends them only to clients that say so. A url that sets batch itself
+  is left alone."
+  [url]
+  (if (re-find #"[?&]batch=" url)
+    url
+    (let [hash-at (.indexOf url "#")
+          base (if (neg? hash-at) url (subs url 0 hash-at))
+          frag (if (neg? hash-at) "" (subs url hash-at))]
+      (str base (if (neg? (.indexOf base "?")) "?" "&") "batch=1" frag))))
+
 (defn- connect! [client]
   (let [s (swap! client (fn [s] (-> s (update :conn-no inc) (assoc :state :connecting :uid nil :open? false))))
         conn-no (get s :conn-no)
-        url (get (get s :opts) :url)
+        url (batch-url (get (get s :opts) :url))
         ws (try
              (js/WebSocket. url)
              (catch :default e
@@ -467,7 +479,7 @@
 
 (defn make-client!
   "Opens a client and returns it (an atom; deref it only to look). opts:
-    :url                 ws://host:port/chsk (required)
+    :url                 ws://host:port/chsk (required; batch=1 is added to its query)
     :reconnect?          default true; :backoff-base-ms 250, :backoff-max-ms 10000
     :on-open             (fn [uid]) after every handshake, the first and each reconnect
     :on-reconnect        (fn [uid]) after a handshake on a reconnected socket

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +16,6 @@ import (
 	"olympos.io/encoding/edn"
 
 	"github.com/sente-clj/sente/internal/buildinfo"
-	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/wire"
 )
 
@@ -28,6 +27,7 @@ type hub struct {
 	csrf  string
 	stats *hubStats
 	ping  []byte // [:chsk/ws-ping], encoded once for every connection
+	pong  []byte // [:chsk/ws-pong], likewise
 
 	mu       sync.RWMutex
 	conns    map[*chskConn]struct{}
@@ -53,7 +53,6 @@ type chskConn struct {
 	userAgent string
 	remote    string
 	connected time.Time
-	probeID   string // the describe probe that tells whether it answers nREPL
 
 	subs map[string]struct{}     // guarded by hub.mu
 	rt   atomic.Pointer[Runtime] // set once it answered the probe
@@ -65,7 +64,8 @@ func newHub(s *Server) *hub {
 		csrf = randomToken()
 	}
 	ping, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPing})
-	return &hub{s: s, csrf: csrf, stats: &hubStats{}, ping: ping,
+	pong, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPong})
+	return &hub{s: s, csrf: csrf, stats: &hubStats{}, ping: ping, pong: pong,
 		conns: map[*chskConn]struct{}{}, channels: map[string]map[*chskConn]struct{}{}}
 }
 
@@ -98,9 +98,8 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(int64(s.cfg.MaxMessageBytes))
-	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch, true),
+	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, int64(s.cfg.MaxMessageBytes), s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch && acceptsBatches(r), true),
 		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
-	c.probeID = "probe-" + c.uid[:12]
 	if !s.live.add(c.ws, func() error { return c.ws.send(h.ping, false) }) {
 		c.ws.close("gateway shutting down")
 		_ = conn.Close()
@@ -113,11 +112,15 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 
 	hs := wire.HandshakeEvent(wire.Handshake{UID: c.uid, CSRFToken: h.csrf, First: true,
 		Data: map[any]any{edn.Keyword("sente-lite-version"): "2.0.0", edn.Keyword("server"): "sente " + buildinfo.Version}})
-	h.sendEvent(c, hs)
+	// Written from this goroutine, which is about to end anyway: a new
+	// connection starts no writer goroutine of its own.
+	if frame, err := wire.EncodeEvent(hs); err == nil {
+		h.answerNow(c, frame)
+	}
 	if s.cfg.NREPLProbe {
 		h.sendProbe(c)
 	}
-	s.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote)
+	s.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote, "batches", c.ws.batch)
 
 	s.goConn(func() {
 		reason := h.readLoop(c)
@@ -143,6 +146,19 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// BatchParam is the query parameter by which a /chsk client says it unwraps
+// Sente batch frames [[ev1 ...] [ev2 ...]], e.g. ws://host:port/chsk?batch=1.
+// Only such clients get batches (and only with --batch); every other client
+// gets one event per frame, because the seed's clients read a batch's first
+// element as the event id and silently lose every event in it.
+const BatchParam = "batch"
+
+// acceptsBatches reports whether the client asked for batch frames.
+func acceptsBatches(r *http.Request) bool {
+	v, err := strconv.ParseBool(r.URL.Query().Get(BatchParam))
+	return err == nil && v
+}
+
 // drop forgets a connection and its subscriptions.
 func (h *hub) drop(c *chskConn) {
 	h.mu.Lock()
@@ -161,48 +177,89 @@ func (h *hub) drop(c *chskConn) {
 	h.stats.connections.Add(-1)
 }
 
+// readLoop reads c until it ends. It keeps few locals: its frame is on the
+// stack of every parked connection, and the work per frame is in readFrame.
 func (h *hub) readLoop(c *chskConn) string {
-	limits := wire.Limits{MaxBytes: h.s.cfg.MaxMessageBytes, MaxDepth: h.s.cfg.MaxFrameDepth}
 	bad := 0
 	for {
-		typ, data, err := c.ws.readMessage()
+		// Parked here, between messages, a connection's stack is a few
+		// frames deep: an idle one keeps the smallest goroutine stack.
+		err := c.ws.awaitMessage()
+		var typ int
+		var data []byte
+		if err == nil {
+			typ, data, err = c.ws.readMessage()
+		}
 		if err != nil {
 			if reason := c.ws.closeReason(); reason != "" {
 				return reason
 			}
 			return peerCloseReason(err, int64(h.s.cfg.MaxMessageBytes))
 		}
-		var f wire.Frame
-		if typ != websocket.TextMessage {
-			err = errors.New("binary frame; sente-lite speaks EDN text frames")
-		} else {
-			f, err = wire.DecodeFrame(data, limits)
-		}
-		if err != nil {
-			bad++
-			h.stats.parseErrors.Add(1)
-			h.s.log.Warn("unreadable frame from sente-lite client", "uid", c.uid, "remote", c.remote, "err", err, "bad-frames", bad)
-			h.sendError(c, "unreadable-frame", err.Error())
-			if bad >= h.s.cfg.MaxBadFrames {
-				return fmt.Sprintf("closed after %d unreadable frames", bad)
-			}
-			continue
-		}
-		switch f.Kind {
-		case wire.KindEvent:
-			h.handle(c, f.Event, "")
-		case wire.KindCallback:
-			h.handle(c, f.Event, f.CallbackID)
-		case wire.KindBatch:
-			for _, ev := range f.Batch {
-				h.handle(c, ev, "")
-			}
-		case wire.KindReply:
-			// The hub asks clients nothing with a callback, so a reply answers nothing.
-			h.stats.messagesIn.Add(1)
-			h.s.log.Debug("ignored a reply to no callback", "uid", c.uid, "cb", f.CallbackID)
+		if reason := h.readFrame(c, typ, data, &bad); reason != "" {
+			return reason
 		}
 	}
+}
+
+// readFrame serves one frame; a reason to close the connection ends it.
+func (h *hub) readFrame(c *chskConn, typ int, data []byte, bad *int) string {
+	if typ == websocket.TextMessage && string(data) == pingText {
+		// The heartbeat, read without the parser and answered from this
+		// goroutine: a round trip with no other goroutine to wake.
+		h.stats.messagesIn.Add(1)
+		h.answerNow(c, h.pong)
+		return ""
+	}
+	var f wire.Frame
+	var err error
+	if typ != websocket.TextMessage {
+		err = errors.New("binary frame; sente-lite speaks EDN text frames")
+	} else {
+		f, err = wire.DecodeFrame(data, wire.Limits{MaxBytes: h.s.cfg.MaxMessageBytes, MaxDepth: h.s.cfg.MaxFrameDepth})
+	}
+	if err != nil {
+		*bad++
+		h.stats.parseErrors.Add(1)
+		h.s.log.Warn("unreadable frame from sente-lite client", "uid", c.uid, "remote", c.remote, "err", err, "bad-frames", *bad)
+		h.sendError(c, "unreadable-frame", err.Error())
+		if *bad >= h.s.cfg.MaxBadFrames {
+			return fmt.Sprintf("closed after %d unreadable frames", *bad)
+		}
+		return ""
+	}
+	switch f.Kind {
+	case wire.KindEvent:
+		h.handle(c, f.Event, "")
+	case wire.KindCallback:
+		h.handle(c, f.Event, f.CallbackID)
+	case wire.KindBatch:
+		for _, ev := range f.Batch {
+			h.handle(c, ev, "")
+		}
+	case wire.KindReply:
+		// The hub asks clients nothing with a callback, so a reply answers nothing.
+		h.stats.messagesIn.Add(1)
+		h.s.log.Debug("ignored a reply to no callback", "uid", c.uid, "cb", f.CallbackID)
+	}
+	return ""
+}
+
+// pingText is [:chsk/ws-ping] as every client of the seed and of sente sends it.
+const pingText = "[:" + string(wire.EvPing) + "]"
+
+// answerNow sends c its own answer from c's read loop, written at once when c
+// has nothing queued.
+func (h *hub) answerNow(c *chskConn, frame []byte) {
+	if err := c.ws.sendNow(frame); err != nil {
+		h.stats.dropped.Add(1)
+		if errors.Is(err, errQueueFull) {
+			h.stats.slowConsumers.Add(1)
+			h.s.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.maxQueue)
+		}
+		return
+	}
+	h.stats.messagesOut.Add(1)
 }
 
 // handle serves one event; cb is set for the callback form, which is answered
@@ -211,6 +268,10 @@ func (h *hub) handle(c *chskConn, ev wire.Event, cb string) {
 	h.stats.messagesIn.Add(1)
 	switch ev.ID {
 	case wire.EvPing:
+		if cb == "" {
+			h.answerNow(c, h.pong)
+			return
+		}
 		h.answer(c, cb, wire.Event{ID: wire.EvPong}, nil)
 	case wire.EvPong:
 		// Liveness was recorded when the frame was read.
@@ -398,96 +459,6 @@ func (h *hub) sendError(c *chskConn, kind, text string) {
 		edn.Keyword("error"): edn.Keyword(kind), edn.Keyword("reason"): text,
 	}})
 }
-
-// sendProbe asks a new client to describe itself; a client that answers nREPL
-// becomes a runtime. Clients that do not speak nREPL ignore the event.
-func (h *hub) sendProbe(c *chskConn) {
-	_ = h.queueNREPL(c, nrepl.Msg{"op": "describe", "id": c.probeID})
-}
-
-// queueNREPL sends [:nrepl/request m] with both shapes found in the wild: the
-// request as an EDN string under :edn, and the plain keys.
-func (h *hub) queueNREPL(c *chskConn, m nrepl.Msg) error {
-	asEDN := nrepl.ToEDN(m)
-	// Scittle's nREPL dispatches on a keyword op.
-	asEDN[edn.Keyword("op")] = edn.Keyword(m.Str("op"))
-	text, err := wire.Print(asEDN)
-	if err != nil {
-		return fmt.Errorf("encode request for the runtime: %w", err)
-	}
-	plain := nrepl.ToEDN(m)
-	plain[edn.Keyword("edn")] = string(text)
-	frame, err := wire.EncodeEvent(wire.Event{ID: wire.EvNREPLRequest, Data: plain, HasData: true})
-	if err != nil {
-		return fmt.Errorf("encode request for the runtime: %w", err)
-	}
-	if err := c.ws.send(frame, false); err != nil {
-		if errors.Is(err, errQueueFull) {
-			return fmt.Errorf("runtime has %d frames queued and is not reading them", c.ws.maxQueue)
-		}
-		return err
-	}
-	h.stats.messagesOut.Add(1)
-	return nil
-}
-
-// nreplResponse accepts a response in either shape; the first answer to the
-// probe makes the client a runtime.
-func (h *hub) nreplResponse(c *chskConn, data any) {
-	msg, err := decodeNREPLResponse(data, wire.Limits{MaxBytes: h.s.cfg.MaxMessageBytes, MaxDepth: h.s.cfg.MaxFrameDepth})
-	if err != nil {
-		h.stats.parseErrors.Add(1)
-		h.s.log.Warn("unreadable nREPL response from sente-lite client", "uid", c.uid, "err", err)
-		h.sendError(c, "unreadable-nrepl-response", err.Error())
-		return
-	}
-	if msg.Str("id") == c.probeID {
-		if c.rt.Load() == nil {
-			h.promote(c, msg)
-		}
-		return
-	}
-	rt := c.rt.Load()
-	if rt == nil {
-		h.s.log.Debug("nREPL response from a client that is not a runtime", "uid", c.uid)
-		return
-	}
-	h.s.bridge.deliver(rt, msg)
-}
-
-func decodeNREPLResponse(data any, limits wire.Limits) (nrepl.Msg, error) {
-	if text, ok := wire.GetString(data, "edn"); ok {
-		v, err := wire.Parse([]byte(text), limits)
-		if err != nil {
-			return nil, fmt.Errorf(":edn is not readable: %w", err)
-		}
-		return nrepl.FromEDN(v)
-	}
-	return nrepl.FromEDN(data)
-}
-
-func (h *hub) promote(c *chskConn, describe nrepl.Msg) {
-	ops := scittleOps
-	if m, ok := describe["ops"].(map[string]any); ok && len(m) > 0 {
-		ops = make([]string, 0, len(m))
-		for op := range m {
-			ops = append(ops, op)
-		}
-		sort.Strings(ops)
-	}
-	rt := h.s.runtimes.add(KindSenteLite, c.userAgent, c.remote, ops, liteRuntime{h: h, c: c})
-	c.rt.Store(rt)
-	h.s.log.Info("runtime connected", "runtime", rt.ID, "kind", rt.Kind, "user-agent", rt.UserAgent, "remote", rt.Remote, "uid", c.uid)
-}
-
-// liteRuntime is the runtimeLink of a sente-lite client that answers nREPL.
-type liteRuntime struct {
-	h *hub
-	c *chskConn
-}
-
-func (l liteRuntime) request(m nrepl.Msg) error { return l.h.queueNREPL(l.c, m) }
-func (l liteRuntime) close(reason string)       { l.c.ws.close(reason) }
 
 // channelCounts is subscriber counts per channel, for /stats and /channels.
 func (h *hub) channelCounts() map[string]int {

@@ -50,7 +50,7 @@ func (s *Server) serveScittle(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered the client already
 	}
 	conn.SetReadLimit(s.cfg.MaxNREPLMessage)
-	sr := &scittleRuntime{ws: newWSConn(conn, s.cfg.RuntimeQueue, s.cfg.RuntimeQueueBytes, false, false)}
+	sr := &scittleRuntime{ws: newWSConn(conn, s.cfg.MaxNREPLMessage, s.cfg.RuntimeQueue, s.cfg.RuntimeQueueBytes, false, false)}
 	if !s.live.add(sr.ws, sr.ws.ping) {
 		sr.ws.close("gateway shutting down")
 		_ = conn.Close()

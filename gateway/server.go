@@ -80,9 +80,9 @@ func Listen(cfg Config) (*Server, error) {
 	s.hub = newHub(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.upgrader = websocket.Upgrader{
-		// Frames larger than the buffer are read through it; small buffers keep
-		// thousands of idle connections cheap.
-		ReadBufferSize:  512,
+		// wsReader reads frames from the socket itself; gorilla's reader goes
+		// unused and gets the smallest buffer it allows.
+		ReadBufferSize:  1,
 		WriteBufferSize: 1024,
 		// Idle sockets then hold no write buffer of their own.
 		WriteBufferPool: &sync.Pool{},
@@ -153,7 +153,7 @@ func (s *Server) StartupLine() string {
 // answered with done, sockets close, and the port file is removed.
 func (s *Server) Serve(ctx context.Context) error {
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- s.httpSrv.Serve(s.httpLn) }()
+	go func() { httpErr <- s.httpSrv.Serve(newCorkListener(s.httpLn)) }()
 	acceptErr := make(chan error, 1)
 	go func() { acceptErr <- s.acceptEditors() }()
 	s.goConn(func() { s.live.run(s.ctx, s.cfg.HeartbeatInterval, s.cfg.HeartbeatTimeout) })

@@ -26,13 +26,16 @@ type outFrame struct {
 // wsConn is one WebSocket: the owner runs the single read loop, and a writer
 // goroutine drains a bounded queue. Unlike the chat example's permanent write
 // loop, the writer only runs while frames are queued, so an idle connection
-// costs one parked reader and a few small structs — this is what keeps 5,000
-// idle connections in a few KiB each.
+// costs one parked reader (on the smallest stack, with no read buffer: see
+// wsReader) and a few small structs — this is what keeps 5,000 idle
+// connections in a few KiB each. Behind a corkConn the writer frames and
+// sends many frames per system call itself.
 type wsConn struct {
-	conn     *websocket.Conn
-	maxQueue int   // frames
-	maxBytes int64 // bytes in queued frames: large frames fill a queue long before its count does
-	batch    bool  // join queued batchable frames into one sente batch frame
+	conn     *websocket.Conn // upgrades and writes control frames; rd reads
+	rd       wsReader        // by value: one allocation less per connection
+	maxQueue int             // frames
+	maxBytes int64           // bytes in queued frames: large frames fill a queue long before its count does
+	batch    bool            // join queued batchable frames into one sente batch frame
 	// closeWhenFull ends the connection when its queue overflows: right for a
 	// subscriber that stopped reading. A runtime's queue is filled by editors'
 	// requests instead, so there only the request that does not fit is refused.
@@ -40,6 +43,7 @@ type wsConn struct {
 
 	mu          sync.Mutex
 	queue       []outFrame
+	spare       []outFrame // the writer's last batch, emptied, for the next queue
 	queuedBytes int64
 	writing     bool
 	closed      bool
@@ -49,10 +53,13 @@ type wsConn struct {
 	sent     atomic.Int64 // frames written
 }
 
-func newWSConn(conn *websocket.Conn, maxQueue int, maxBytes int64, batch, closeWhenFull bool) *wsConn {
+// newWSConn takes over an upgraded connection; readLimit bounds a message
+// read (0: no bound).
+func newWSConn(conn *websocket.Conn, readLimit int64, maxQueue int, maxBytes int64, batch, closeWhenFull bool) *wsConn {
 	c := &wsConn{conn: conn, maxQueue: maxQueue, maxBytes: maxBytes, batch: batch, closeWhenFull: closeWhenFull}
+	c.rd.init(conn)
+	c.rd.limit = readLimit
 	c.touch()
-	conn.SetPongHandler(func(string) error { c.touch(); return nil })
 	return c
 }
 
@@ -86,12 +93,55 @@ func (c *wsConn) enqueue(f outFrame) error {
 		go c.shutdownIO(c.reason)
 		return errQueueFull
 	}
+	if c.queue == nil {
+		// A burst usually follows: skip the smallest growth steps.
+		c.queue = make([]outFrame, 0, 16)
+	}
 	c.queue = append(c.queue, f)
 	c.queuedBytes += int64(len(f.data))
 	if !c.writing {
 		c.writing = true
 		go c.writeLoop()
 	}
+	return nil
+}
+
+// sendNow writes data at once from the caller's goroutine when nothing is
+// queued or being written, sparing a writer goroutine's start and wake-up:
+// for the read loop answering its own peer (a pong, a reply) that is most of
+// a round trip's cost. Otherwise data is queued behind the rest, in order.
+// The caller takes the writer's role for the write, so gorilla's one writer
+// at a time still holds.
+func (c *wsConn) sendNow(data []byte) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return errConnClosed
+	}
+	if c.writing || len(c.queue) > 0 {
+		c.mu.Unlock()
+		return c.enqueue(outFrame{data: data})
+	}
+	c.writing = true
+	c.mu.Unlock()
+
+	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+	err := c.conn.WriteMessage(websocket.TextMessage, data)
+
+	c.mu.Lock()
+	if err != nil {
+		c.writing = false
+		c.mu.Unlock()
+		c.close("write failed: " + err.Error())
+		return fmt.Errorf("%w: write failed: %v", errConnClosed, err)
+	}
+	c.sent.Add(1)
+	if len(c.queue) > 0 && !c.closed {
+		go c.writeLoop() // frames queued meanwhile: the writer takes over
+	} else {
+		c.writing = false
+	}
+	c.mu.Unlock()
 	return nil
 }
 
@@ -129,65 +179,140 @@ func (c *wsConn) closeReason() string {
 	return c.reason
 }
 
-// readMessage is the owner's read; it records liveness.
-func (c *wsConn) readMessage() (int, []byte, error) {
-	typ, data, err := c.conn.ReadMessage()
-	if err == nil {
-		c.touch()
-	}
-	return typ, data, err
-}
-
 func (c *wsConn) writeLoop() {
+	cork, _ := c.conn.NetConn().(*corkConn) // nil behind TLS: frame by frame through gorilla
 	var batch []byte
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 || c.closed {
 			c.writing = false
-			c.queue = nil // let an idle connection drop its backing array
+			c.queue, c.spare = nil, nil // let an idle connection drop its backing arrays
 			c.mu.Unlock()
 			return
 		}
 		frames := c.queue
-		c.queue = make([]outFrame, 0, min(len(frames), 16))
+		c.queue, c.spare = c.spare, nil
 		// The budget is for frames waiting; those taken here are being written.
 		c.queuedBytes = 0
 		c.mu.Unlock()
 
-		for i := 0; i < len(frames); i++ {
-			f := frames[i]
-			var err error
-			deadline := time.Now().Add(writeWait)
-			switch {
-			case f.ping:
-				err = c.conn.WriteControl(websocket.PingMessage, nil, deadline)
-			case c.batch && f.batchable && i+1 < len(frames) && frames[i+1].batchable:
-				// Several events waiting: one frame, one syscall.
-				batch = append(batch[:0], '[')
-				for ; i < len(frames) && frames[i].batchable; i++ {
-					if len(batch) > 1 {
-						batch = append(batch, ' ')
-					}
-					batch = append(batch, frames[i].data...)
-				}
-				i--
-				batch = append(batch, ']')
-				_ = c.conn.SetWriteDeadline(deadline)
-				err = c.conn.WriteMessage(websocket.TextMessage, batch)
-			default:
-				_ = c.conn.SetWriteDeadline(deadline)
-				err = c.conn.WriteMessage(websocket.TextMessage, f.data)
-			}
-			if err != nil {
-				c.mu.Lock()
-				c.writing = false
-				c.mu.Unlock()
-				c.close("write failed: " + err.Error())
-				return
-			}
-			c.sent.Add(1)
+		var err error
+		if cork != nil {
+			err = c.writeCorked(cork, frames)
+		} else {
+			err = c.writeEach(frames, &batch)
 		}
+		if err != nil {
+			c.mu.Lock()
+			c.writing = false
+			c.mu.Unlock()
+			c.close("write failed: " + err.Error())
+			return
+		}
+		clear(frames) // the frames' bytes are garbage now
+		c.mu.Lock()
+		c.spare = frames[:0]
+		c.mu.Unlock()
 	}
+}
+
+// maxBatchBytes bounds one batch frame, well under the 1 MiB clients accept.
+const maxBatchBytes = 64 << 10
+
+// batchEnd is where the batch starting at frames[i] ends: a run of batchable
+// frames up to maxBatchBytes (at least two frames, or i+1: no batch).
+func (c *wsConn) batchEnd(frames []outFrame, i int) int {
+	if !c.batch || !frames[i].batchable {
+		return i + 1
+	}
+	j, n := i, 0
+	for j < len(frames) && frames[j].batchable && (j == i || n+len(frames[j].data) < maxBatchBytes) {
+		n += len(frames[j].data) + 1
+		j++
+	}
+	return j
+}
+
+// writeCorked writes the frames itself, many per system call (corkConn).
+func (c *wsConn) writeCorked(cork *corkConn, frames []outFrame) error {
+	deadline := time.Now().Add(writeWait)
+	for i := 0; i < len(frames); {
+		written := 0
+		err := cork.appendFrames(deadline, func(b []byte) []byte {
+			for start := len(b); i < len(frames) && len(b)-start < corkChunk; written++ {
+				f := frames[i]
+				if f.ping {
+					b = appendPing(b)
+					i++
+					continue
+				}
+				end := c.batchEnd(frames, i)
+				if end == i+1 {
+					b = appendTextHeader(b, len(f.data))
+					b = append(b, f.data...)
+					i++
+					continue
+				}
+				// Several events waiting: one frame [ev1 ev2 ...].
+				n := 1
+				for _, g := range frames[i:end] {
+					n += len(g.data) + 1
+				}
+				b = appendTextHeader(b, n)
+				b = append(b, '[')
+				for k, g := range frames[i:end] {
+					if k > 0 {
+						b = append(b, ' ')
+					}
+					b = append(b, g.data...)
+				}
+				b = append(b, ']')
+				i = end
+			}
+			return b
+		})
+		if err != nil {
+			return err
+		}
+		c.sent.Add(int64(written))
+	}
+	return nil
+}
+
+// writeEach writes the frames through gorilla, one system call each.
+func (c *wsConn) writeEach(frames []outFrame, batch *[]byte) error {
+	for i := 0; i < len(frames); {
+		f := frames[i]
+		var err error
+		deadline := time.Now().Add(writeWait)
+		end := i + 1
+		switch {
+		case f.ping:
+			err = c.conn.WriteControl(websocket.PingMessage, nil, deadline)
+		default:
+			if end = c.batchEnd(frames, i); end > i+1 {
+				b := append((*batch)[:0], '[')
+				for k, g := range frames[i:end] {
+					if k > 0 {
+						b = append(b, ' ')
+					}
+					b = append(b, g.data...)
+				}
+				*batch = append(b, ']')
+				_ = c.conn.SetWriteDeadline(deadline)
+				err = c.conn.WriteMessage(websocket.TextMessage, *batch)
+				break
+			}
+			_ = c.conn.SetWriteDeadline(deadline)
+			err = c.conn.WriteMessage(websocket.TextMessage, f.data)
+		}
+		if err != nil {
+			return err
+		}
+		c.sent.Add(1)
+		i = end
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

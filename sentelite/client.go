@@ -36,6 +36,9 @@ var (
 // the defaults listed below.
 type Options struct {
 	// URL of the server's sente-lite endpoint, e.g. ws://127.0.0.1:1340/chsk.
+	// The client adds batch=1 to its query (unless the URL sets batch
+	// itself): it unwraps batch frames, and sente's gateway sends them only
+	// to clients that say so.
 	URL string
 	// Header is sent with the WebSocket upgrade request, e.g. Origin.
 	Header http.Header
@@ -148,9 +151,10 @@ func (o Options) withDefaults() Options {
 // Client is a sente-lite connection that survives reconnects. All methods
 // are safe for concurrent use.
 type Client struct {
-	opts   Options
-	log    *slog.Logger
-	dialer *websocket.Dialer
+	opts    Options
+	dialURL string // opts.URL asking for batch frames
+	log     *slog.Logger
+	dialer  *websocket.Dialer
 
 	ctx    context.Context // lives until Close
 	cancel context.CancelFunc
@@ -192,6 +196,7 @@ func New(opts Options) *Client {
 	opts = opts.withDefaults()
 	c := &Client{
 		opts:    opts,
+		dialURL: withBatchParam(opts.URL),
 		log:     opts.Logger,
 		dialer:  opts.Dialer,
 		pending: map[string]chan result{},

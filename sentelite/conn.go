@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -87,7 +88,7 @@ func (c *Client) connectErr(err error, resp *http.Response) error {
 func (c *Client) connect(ctx context.Context) (*session, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.HandshakeTimeout)
 	defer cancel()
-	conn, resp, err := c.dialer.DialContext(ctx, c.opts.URL, c.opts.Header)
+	conn, resp, err := c.dialer.DialContext(ctx, c.dialURL, c.opts.Header)
 	if err != nil {
 		return nil, c.connectErr(err, resp)
 	}
@@ -119,6 +120,24 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	s.ctx, s.cancel = context.WithCancel(c.ctx)
 	s.touch()
 	return s, nil
+}
+
+// withBatchParam adds ?batch=1 to a /chsk URL: this client unwraps Sente batch
+// frames, and a server that batches only for clients that say so (sente's
+// gateway) may then send them. Servers that do not know the parameter ignore
+// it. A URL that does not parse is left for the dialer to report.
+func withBatchParam(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	if q.Has("batch") {
+		return raw // the caller chose
+	}
+	q.Set("batch", "1")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // readHandshake reads the first frame, which must be the handshake (alone or

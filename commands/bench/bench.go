@@ -110,6 +110,7 @@ var scenarios = []Scenario{
 				&cli.IntFlag{Name: "window", Value: def.Window, EnvVars: []string{"SENTE_BENCH_WINDOW"}, Destination: &o.Window, Usage: "publish at most this many messages ahead of the slowest subscriber (keep it under the gateway's --client-queue)"},
 				&cli.Float64Flag{Name: "rate", EnvVars: []string{"SENTE_BENCH_RATE"}, Destination: &o.Rate, Usage: "publish at most this many messages per second (0 = as the window allows)"},
 				&cli.IntFlag{Name: "concurrency", Value: def.Concurrency, EnvVars: []string{"SENTE_BENCH_CONCURRENCY"}, Destination: &o.Concurrency, Usage: "subscribers connecting at once"},
+				&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BENCH_BATCH"}, Destination: &o.Batch, Usage: "subscribers ask for batch frames with /chsk?batch=1, as sente's clients do (--batch=false: one event per frame, as the seed's clients need)"},
 				&cli.IntFlag{Name: "instances", Value: def.Instances, EnvVars: []string{"SENTE_BENCH_INSTANCES"}, Destination: &o.Instances, Usage: "child gateways sharing the channel through --nats; subscribers are spread over them, the publisher is on the first"},
 				&cli.StringFlag{Name: "nats", EnvVars: []string{"SENTE_BENCH_NATS"}, Destination: &o.NATS, Usage: "the NATS server `URL` the child gateways join (needed for --instances 2 or more)"},
 			}
@@ -132,7 +133,7 @@ var scenarios = []Scenario{
 		},
 		run: func(ctx context.Context, env sb.Env, o Options, st started) (*sb.Report, error) {
 			return sb.Fanout(ctx, env, sb.FanoutConfig{Limits: limits(o), Subscribers: o.Subscribers, Payload: o.Payload,
-				Window: o.Window, Rate: o.Rate, Concurrency: o.Concurrency, Others: st.others})
+				Window: o.Window, Rate: o.Rate, Concurrency: o.Concurrency, Batch: o.Batch, Others: st.others})
 		},
 	},
 	{
@@ -257,6 +258,7 @@ type Options struct {
 	Payload     int
 	Window      int
 	Rate        float64
+	Batch       bool // subscribers ask for batch frames
 
 	// fanout across instances: Instances child gateways joined by --nats NATS
 	Instances int
@@ -274,7 +276,7 @@ type Options struct {
 func Defaults(name string) Options {
 	o := Options{Scenario: name, Duration: 10 * time.Second, Concurrency: 50,
 		Runtimes: 1, RuntimeKind: sb.RuntimeNREPL, Editors: 1, Code: "(+ 1 2)", Floor: true,
-		Subscribers: 1000, Window: 100, Connections: 5000, Path: "/chsk", Instances: 1}
+		Subscribers: 1000, Window: 100, Batch: true, Connections: 5000, Path: "/chsk", Instances: 1}
 	if s, ok := scenario(name); ok {
 		s.defaults(&o)
 	}

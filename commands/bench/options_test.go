@@ -37,14 +37,14 @@ func TestOptionsFromArgv(t *testing.T) {
 			})},
 		{"fanout defaults", nil, []string{"fanout"}, Defaults("fanout")},
 		{"fanout", nil, []string{"fanout", "--gateway-arg", "--batch=false", "--gateway-arg", "--client-queue=9", "--subscribers", "4",
-			"--payload", "5", "--window", "6", "--rate", "7.5", "--concurrency", "8", "--instances", "3", "--nats", "nats://n:4222"},
+			"--payload", "5", "--window", "6", "--rate", "7.5", "--concurrency", "8", "--batch=false", "--instances", "3", "--nats", "nats://n:4222"},
 			with("fanout", func(o *Options) {
 				o.GatewayArgs = []string{"--batch=false", "--client-queue=9"}
-				o.Subscribers, o.Payload, o.Window, o.Rate, o.Concurrency = 4, 5, 6, 7.5, 8
+				o.Subscribers, o.Payload, o.Window, o.Rate, o.Concurrency, o.Batch = 4, 5, 6, 7.5, 8, false
 				o.Instances, o.NATS = 3, "nats://n:4222"
 			})},
-		{"fanout environment", map[string]string{"SENTE_BENCH_INSTANCES": "2", "SENTE_BENCH_NATS": "nats://n:1"}, []string{"fanout"},
-			with("fanout", func(o *Options) { o.Instances, o.NATS = 2, "nats://n:1" })},
+		{"fanout environment", map[string]string{"SENTE_BENCH_INSTANCES": "2", "SENTE_BENCH_NATS": "nats://n:1", "SENTE_BENCH_BATCH": "false"}, []string{"fanout"},
+			with("fanout", func(o *Options) { o.Instances, o.NATS, o.Batch = 2, "nats://n:1", false })},
 		{"connect", nil, []string{"connect", "--count", "9", "--concurrency", "2", "--insecure"},
 			with("connect", func(o *Options) { o.Count, o.Concurrency, o.TLS.Insecure = 9, 2, true })},
 		{"idle", nil, []string{"idle", "--connections", "10", "--path", "/_nrepl", "--concurrency", "3", "--duration", "0"},
@@ -87,6 +87,7 @@ func TestScenarioFlags(t *testing.T) {
 		{[]string{"connect", "--subscribers", "2"}},
 		{[]string{"eval", "--instances", "2"}},
 		{[]string{"ping", "--nats", "nats://n:1"}},
+		{[]string{"connect", "--batch=false"}},
 		{[]string{"eval", "--path", "/chsk"}},
 		{[]string{"eval", "extra"}},
 		{[]string{"eval", "--count", "many"}},

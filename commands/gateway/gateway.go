@@ -103,7 +103,7 @@ Example:
 			&cli.StringSliceFlag{Name: "tls-name", EnvVars: []string{"SENTE_TLS_NAME"}, Destination: &tlsNames, Usage: "another host `NAME` or address the --tls-self-signed certificate covers (repeatable)"},
 			&cli.StringFlag{Name: "nats", Value: def.NATS.URL, EnvVars: []string{"SENTE_NATS"}, Destination: &cfg.NATS.URL, Usage: "share pub/sub channels with every gateway on this NATS server `URL` (nats://host:4222); runtimes and nREPL stay per gateway"},
 			&cli.StringFlag{Name: "nats-buffer", Value: cmdutil.FormatSize(int64(def.NATS.ReconnectBuffer)), EnvVars: []string{"SENTE_NATS_BUFFER"}, Destination: &natsBuffer, Usage: "publishes kept for other gateways while NATS is unreachable; past it they are counted as lost (/stats)"},
-			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BATCH"}, Destination: &cfg.Batch, Usage: "send events that queue up as one sente batch frame [[ev1] [ev2]] (--batch=false: one frame each)"},
+			&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BATCH"}, Destination: &cfg.Batch, Usage: "send events that queue up as one sente batch frame [[ev1] [ev2]] to /chsk clients that ask for batches with ?batch=1 (sente's own clients do; every other client gets one event per frame) (--batch=false: one frame each for all)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := cmdutil.NoArgs(c); err != nil {

@@ -15,11 +15,11 @@ import (
 
 func TestOptionsFromArgv(t *testing.T) {
 	type flags struct {
-		URL                  string
-		Args                 []string
-		ExcludeSelf, Verbose bool
-		Timeout              time.Duration
-		TLS                  tlsclient.Options
+		URL                       string
+		Args                      []string
+		ExcludeSelf, Ack, Verbose bool
+		Timeout                   time.Duration
+		TLS                       tlsclient.Options
 	}
 	for _, tc := range []struct {
 		name string
@@ -28,12 +28,12 @@ func TestOptionsFromArgv(t *testing.T) {
 		want flags
 	}{
 		{"defaults", nil, []string{"news"}, flags{URL: send.DefaultURL, Args: []string{"news"}, Timeout: send.DefaultTimeout}},
-		{"every flag", nil, []string{"--url", "h:1", "--exclude-self", "--verbose", "--timeout", "2s", "--tls-ca", "ca.pem", "--insecure", "news", "{:a 1}"},
-			flags{URL: "h:1", Args: []string{"news", "{:a 1}"}, ExcludeSelf: true, Verbose: true, Timeout: 2 * time.Second,
+		{"every flag", nil, []string{"--url", "h:1", "--exclude-self", "--ack", "--verbose", "--timeout", "2s", "--tls-ca", "ca.pem", "--insecure", "news", "{:a 1}"},
+			flags{URL: "h:1", Args: []string{"news", "{:a 1}"}, ExcludeSelf: true, Ack: true, Verbose: true, Timeout: 2 * time.Second,
 				TLS: tlsclient.Options{CAFile: "ca.pem", Insecure: true}}},
-		{"environment", map[string]string{"SENTE_CHSK_URL": "h:2", "SENTE_PUBLISH_EXCLUDE_SELF": "true", "SENTE_PUBLISH_VERBOSE": "true", "SENTE_PUBLISH_TIMEOUT": "0",
+		{"environment", map[string]string{"SENTE_CHSK_URL": "h:2", "SENTE_PUBLISH_EXCLUDE_SELF": "true", "SENTE_PUBLISH_ACK": "true", "SENTE_PUBLISH_VERBOSE": "true", "SENTE_PUBLISH_TIMEOUT": "0",
 			"SENTE_TLS_CA": "ca2.pem", "SENTE_INSECURE": "true"},
-			[]string{"news"}, flags{URL: "h:2", Args: []string{"news"}, ExcludeSelf: true, Verbose: true, TLS: tlsclient.Options{CAFile: "ca2.pem", Insecure: true}}},
+			[]string{"news"}, flags{URL: "h:2", Args: []string{"news"}, ExcludeSelf: true, Ack: true, Verbose: true, TLS: tlsclient.Options{CAFile: "ca2.pem", Insecure: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.ClearEnv(t, "SENTE_")
@@ -45,7 +45,7 @@ func TestOptionsFromArgv(t *testing.T) {
 			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
 				t.Fatal(err)
 			}
-			if f := (flags{got.URL, got.Args, got.ExcludeSelf, got.Verbose, got.Timeout, got.TLS}); !reflect.DeepEqual(f, tc.want) {
+			if f := (flags{got.URL, got.Args, got.ExcludeSelf, got.Ack, got.Verbose, got.Timeout, got.TLS}); !reflect.DeepEqual(f, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", f, tc.want)
 			}
 		})

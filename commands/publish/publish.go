@@ -1,7 +1,9 @@
 // Package publish is the `sente publish` command: it publishes EDN values to
-// a sente-lite channel, one from its arguments or one per stdin line, each in
-// the callback form so that it knows the server accepted it (the gateway
-// answers {:channel-id .. :success true :delivered n}).
+// a sente-lite channel, one from its arguments or one per stdin line. Each
+// goes as a plain [:sente-lite/publish {...}] event, which every sente-lite
+// server takes (the seed's servers never answer the callback form); with Ack
+// each goes in the callback form instead and waits for the answer, which
+// sente's gateway gives: {:channel-id .. :success true :delivered n}.
 package publish
 
 import (
@@ -24,8 +26,9 @@ type Options struct {
 	URL         string            // the server's sente-lite endpoint; see send.NormalizeURL
 	Args        []string          // CHANNEL [EDN]; without EDN, one EDN value per stdin line
 	ExcludeSelf bool              // :exclude-sender? true: not to this connection, were it subscribed
-	Verbose     bool              // print "delivered to N" for each publish
-	Timeout     time.Duration     // bounds connecting and each answer; 0 is no limit
+	Ack         bool              // send the callback form and wait for the server's answer
+	Verbose     bool              // with Ack, print "delivered to N" for each publish; without, "sent"
+	Timeout     time.Duration     // bounds connecting and, with Ack, each answer; 0 is no limit
 	TLS         tlsclient.Options // --tls-ca, --insecure for wss://
 
 	Logger         *slog.Logger // sentelite's connection log; nil discards it
@@ -34,8 +37,8 @@ type Options struct {
 }
 
 // Run publishes. Its errors are *cliexit.Error (or *send.EDNError): exit
-// status 1 when the server refused a publish or did not answer within
-// Timeout, 2 for bad arguments or no server to talk to, 130 on Ctrl-C.
+// status 1 when, with Ack, the server refused a publish or did not answer
+// within Timeout; 2 for bad arguments or no server to talk to, 130 on Ctrl-C.
 func Run(ctx context.Context, opts Options) error {
 	wsURL, err := send.NormalizeURL(opts.URL)
 	if err != nil {
@@ -95,18 +98,31 @@ type publisher struct {
 	channel string
 }
 
-// publish sends one value and waits for the server's answer.
+// publish sends one value and, with Ack, waits for the server's answer.
 func (p *publisher) publish(ctx context.Context, data any) error {
-	ctx, cancel := send.WithTimeout(ctx, p.opts.Timeout)
-	defer cancel()
-	reply, err := p.c.Request(ctx, wire.Event{ID: wire.EvPublish, HasData: true, Data: map[edn.Keyword]any{
+	ev := wire.Event{ID: wire.EvPublish, HasData: true, Data: map[edn.Keyword]any{
 		"channel-id":      p.channel,
 		"data":            data,
 		"exclude-sender?": p.opts.ExcludeSelf,
-	}})
+	}}
+	if !p.opts.Ack {
+		// The client writes it before Send returns, so Close cannot lose it.
+		if err := p.c.Send(ev); err != nil {
+			return send.Lost(p.url, err)
+		}
+		if p.opts.Verbose {
+			_, err := fmt.Fprintln(p.opts.Stdout, "sent")
+			return err
+		}
+		return nil
+	}
+	ctx, cancel := send.WithTimeout(ctx, p.opts.Timeout)
+	defer cancel()
+	reply, err := p.c.Request(ctx, ev)
 	if err != nil {
 		return send.WaitError(ctx, p.url, err, p.opts.Timeout,
-			fmt.Sprintf("no answer to publishing on %q", p.channel))
+			fmt.Sprintf("no answer to publishing on %q", p.channel),
+			"a server that never answers the callback form (the seed's do not) takes sente publish without --ack")
 	}
 	if why, refused := send.Refusal(reply); refused {
 		return send.Failedf("the server refused to publish on %q: %s", p.channel, why)

@@ -85,7 +85,7 @@ func TestPublish(t *testing.T) {
 	}
 
 	out.Reset()
-	err = publish.Run(context.Background(), publish.Options{URL: url, Args: []string{"news"}, Verbose: true, ExcludeSelf: true,
+	err = publish.Run(context.Background(), publish.Options{URL: url, Args: []string{"news"}, Ack: true, Verbose: true, ExcludeSelf: true,
 		Stdin: strings.NewReader("1\n\n; skipped\n:two\n[3]\n"), Timeout: 5 * time.Second, Stdout: &out, Stderr: io.Discard})
 	if err != nil || out.String() != "delivered to 1\ndelivered to 1\ndelivered to 1\n" {
 		t.Fatalf("publish from stdin: %v, stdout %q", err, out.String())
@@ -99,7 +99,7 @@ func TestPublish(t *testing.T) {
 
 	// A bad line stops the stream; what came before it was published.
 	out.Reset()
-	err = publish.Run(context.Background(), publish.Options{URL: url, Args: []string{"news"}, Verbose: true,
+	err = publish.Run(context.Background(), publish.Options{URL: url, Args: []string{"news"}, Ack: true, Verbose: true,
 		Stdin: strings.NewReader("4\n{:a}\n5\n"), Timeout: 5 * time.Second, Stdout: &out, Stderr: io.Discard})
 	if exitCode(err) != 2 || !strings.HasPrefix(err.Error(), "invalid EDN on stdin line 2") || out.String() != "delivered to 1\n" {
 		t.Errorf("bad line: %v (exit %d), stdout %q", err, exitCode(err), out.String())
@@ -184,7 +184,7 @@ func TestServerAnswers(t *testing.T) {
 			b, _ := wire.EncodeReply(map[edn.Keyword]any{"channel-id": "news", "success": false, "error": "not allowed"}, cb)
 			return string(b)
 		}, 1, `\Athe server refused to publish on "news": not allowed\z`, ""},
-		{"never answers", func(string) string { return "" }, 1, `\Ano answer to publishing on "news" within 200ms \(--timeout\)\z`, ""},
+		{"never answers", func(string) string { return "" }, 1, `\Ano answer to publishing on "news" within 200ms \(--timeout\): a server that never answers the callback form \(the seed's do not\) takes sente publish without --ack\z`, ""},
 		{"answers without a count", func(cb string) string { return `[true "` + cb + `"]` }, 0, ``, "published\n"},
 		{"drops the connection", nil, 2, `\Alost the connection to ws://`, ""},
 	}
@@ -208,7 +208,7 @@ func TestServerAnswers(t *testing.T) {
 				url = fakeServer(t, tt.answer)
 			}
 			var out bytes.Buffer
-			err := publish.Run(context.Background(), publish.Options{URL: url, Args: []string{"news", "1"}, Verbose: true,
+			err := publish.Run(context.Background(), publish.Options{URL: url, Args: []string{"news", "1"}, Ack: true, Verbose: true,
 				Timeout: 200 * time.Millisecond, Stdout: &out, Stderr: io.Discard})
 			if exitCode(err) != tt.code || (err != nil && !regexp.MustCompile(tt.msg).MatchString(err.Error())) {
 				t.Errorf("%v (exit %d), want exit %d /%s/", err, exitCode(err), tt.code, tt.msg)

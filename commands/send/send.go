@@ -140,7 +140,8 @@ func (s *sender) send(ctx context.Context, ev wire.Event) error {
 			if w != nil {
 				w.cancel()
 			}
-			return WaitError(ctx, s.url, err, s.opts.Timeout, fmt.Sprintf("no reply to %s", ev.ID))
+			return WaitError(ctx, s.url, err, s.opts.Timeout, fmt.Sprintf("no reply to %s", ev.ID),
+				"the server may not answer the callback form (the seed's servers never do); send without --reply")
 		}
 		if err := printEDN(s.opts.Stdout, reply); err != nil {
 			return err

@@ -120,12 +120,16 @@ func Lost(wsURL string, err error) error {
 }
 
 // WaitError turns an error from waiting for an answer into an exit: Ctrl-C
-// 130, a timeout 1 (what quotes what was awaited), a lost connection 2.
-func WaitError(ctx context.Context, wsURL string, err error, timeout time.Duration, what string) error {
+// 130, a timeout 1 (what quotes what was awaited; a hint, if given, says
+// what to do about it), a lost connection 2.
+func WaitError(ctx context.Context, wsURL string, err error, timeout time.Duration, what string, hint ...string) error {
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
 		return cliexit.Errorf(cliexit.Interrupted, "interrupted")
 	case errors.Is(err, context.DeadlineExceeded):
+		if len(hint) > 0 {
+			return Failedf("%s within %s (--timeout): %s", what, timeout, strings.Join(hint, "; "))
+		}
 		return Failedf("%s within %s (--timeout)", what, timeout)
 	case errors.Is(err, sentelite.ErrClosed), errors.Is(err, sentelite.ErrNotConnected):
 		return Lost(wsURL, err)
