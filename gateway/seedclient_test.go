@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -33,11 +36,7 @@ type seedEvent struct {
 
 func dialSeedClient(t *testing.T, g *testGateway, query string) *seedClient {
 	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial("ws://"+g.HTTPAddr().String()+"/chsk"+query, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := dialChsk(t, g, query)
 	c := &seedClient{t: t, conn: conn}
 	ev := c.next()
 	if ev.id != edn.Keyword(wire.EvHandshake) {
@@ -49,6 +48,28 @@ func dialSeedClient(t *testing.T, g *testGateway, query string) *seedClient {
 	}
 	c.uid, _ = uid[0].(string)
 	return c
+}
+
+// dialChsk opens /chsk+query on g: ws://, or wss:// trusting g's certificate
+// when g serves TLS.
+func dialChsk(t *testing.T, g *testGateway, query string) *websocket.Conn {
+	t.Helper()
+	d, scheme := websocket.DefaultDialer, "ws://"
+	if g.tlsInfo != nil {
+		pemBytes, err := os.ReadFile(g.tlsInfo.CertFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pemBytes)
+		d, scheme = &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: roots}}, "wss://"
+	}
+	conn, _, err := d.Dial(scheme+g.HTTPAddr().String()+"/chsk"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 func (c *seedClient) send(s string) {
@@ -145,18 +166,27 @@ func (b *batchReader) nextApp() wire.Event {
 // TestHubSeedClientLosesNothing: the hub sends batch frames only to clients
 // that ask with ?batch=1; the seed's clients, which read every frame as one
 // event, get every event of a burst, one per frame and in order, whatever
-// --batch says.
+// --batch says. Without TLS the writer frames through a corkConn; under TLS
+// through gorilla into the *tls.Conn: both deliver the same.
 func TestHubSeedClientLosesNothing(t *testing.T) {
 	const burst = 100
 	for _, tc := range []struct {
 		name  string
 		batch bool
+		tls   bool
 	}{
-		{"batch on (the default)", true},
-		{"batch off", false},
+		{"batch on (the default)", true, false},
+		{"batch off", false, false},
+		{"batch on over TLS", true, true},
+		{"batch off over TLS", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := startGateway(t, func(c *Config) { c.Batch = tc.batch })
+			g := startGateway(t, func(c *Config) {
+				c.Batch = tc.batch
+				if tc.tls {
+					c.TLS = TLSConfig{SelfSigned: true, Dir: t.TempDir()}
+				}
+			})
 
 			// Subscribe and two quick publishes, all pipelined on one seed
 			// connection: three answers, each its own frame.
@@ -175,12 +205,7 @@ func TestHubSeedClientLosesNothing(t *testing.T) {
 			}
 
 			seedSub := dialSeedClient(t, g, "")
-			conn, _, err := websocket.DefaultDialer.Dial("ws://"+g.HTTPAddr().String()+"/chsk?batch=1", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { conn.Close() })
-			batchSub := &batchReader{t: t, conn: conn}
+			batchSub := &batchReader{t: t, conn: dialChsk(t, g, "?batch=1")}
 			if ev := batchSub.next(); ev.ID != wire.EvHandshake {
 				t.Fatalf("first event %v, want the handshake", ev.ID)
 			}

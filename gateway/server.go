@@ -70,8 +70,16 @@ func Listen(cfg Config) (*Server, error) {
 	// From here on the config carries the real ports, for the page and messages.
 	cfg.NREPLPort = nreplLn.Addr().(*net.TCPAddr).Port
 	cfg.HTTPPort = httpLn.Addr().(*net.TCPAddr).Port
+	// Without TLS, a WebSocket writer frames and writes many frames per
+	// system call through a corkConn. Under TLS there is no cork: wrapped
+	// above the *tls.Conn it would hide that conn from net/http (no handshake
+	// deadline, no Request.TLS, no answer to plain HTTP on the HTTPS port);
+	// beneath it, it would get TLS records, not frames, and gain nothing. The
+	// writer then frames through gorilla into the *tls.Conn (wsConn.writeLoop).
 	if tlsCfg != nil {
 		httpLn = tls.NewListener(httpLn, tlsCfg)
+	} else {
+		httpLn = newCorkListener(httpLn)
 	}
 
 	s := &Server{cfg: cfg, log: cfg.Logger, runtimes: newRuntimes(), live: newLiveness(),
@@ -153,7 +161,7 @@ func (s *Server) StartupLine() string {
 // answered with done, sockets close, and the port file is removed.
 func (s *Server) Serve(ctx context.Context) error {
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- s.httpSrv.Serve(newCorkListener(s.httpLn)) }()
+	go func() { httpErr <- s.httpSrv.Serve(s.httpLn) }()
 	acceptErr := make(chan error, 1)
 	go func() { acceptErr <- s.acceptEditors() }()
 	s.goConn(func() { s.live.run(s.ctx, s.cfg.HeartbeatInterval, s.cfg.HeartbeatTimeout) })

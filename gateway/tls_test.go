@@ -3,6 +3,8 @@ package gateway
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,5 +91,22 @@ func TestSelfSignedCertificateIsKept(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "tls-key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+}
+
+// TestTLSListenerIsNetHTTPs: under TLS, net/http gets the *tls.Conn itself
+// (no wrapper between it and the listener), so it does the handshake under
+// its own deadline, fills in Request.TLS and tells a client that spoke plain
+// HTTP to the HTTPS port what it did.
+func TestTLSListenerIsNetHTTPs(t *testing.T) {
+	g := startGateway(t, func(c *Config) { c.TLS = TLSConfig{SelfSigned: true, Dir: t.TempDir()} })
+	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "HTTP request to an HTTPS server") {
+		t.Fatalf("plain HTTP to the TLS port: %s %q; want net/http's 400 saying so", resp.Status, body)
 	}
 }
