@@ -503,3 +503,86 @@ func TestNATSURLChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestBusDeliveryHonoursBatching: messages from another instance reach each
+// local subscriber the way it asked for them at connect time: batch frames
+// only for a client that came with ?batch=1, one event per frame for the
+// seed's clients (which would lose a batch frame's events), all in order.
+func TestBusDeliveryHonoursBatching(t *testing.T) {
+	p := startPair(t, nil)
+	pub := connect(t, p.a, "news")
+	anchor := connect(t, p.b, "news")
+	raw := []struct {
+		name  string
+		query string
+		batch bool
+	}{
+		{"seed client", "", false},
+		{"client that asks for batches", "?batch=1", true},
+	}
+	conns := make([]*websocket.Conn, len(raw))
+	for i, r := range raw {
+		conn, _, err := websocket.DefaultDialer.Dial(p.b.ChskURL()+r.query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(`[:sente-lite/subscribe {:channel-id "news"}]`)); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = conn
+		for subscribed := false; !subscribed; {
+			_ = conn.SetReadDeadline(time.Now().Add(bound))
+			_, data, err := conn.ReadMessage()
+			if err != nil {
+				t.Fatalf("%s: waiting for :sente-lite/subscribed: %v", r.name, err)
+			}
+			subscribed = strings.Contains(string(data), ":sente-lite/subscribed")
+		}
+	}
+	// b has the channel's interest since anchor subscribed; the probes make
+	// sure it reached NATS. The raw clients skip them like any other tag.
+	awaitBus(t, pub, "news", anchor)
+
+	const n = 300
+	for i := range int64(n) {
+		publish(t, pub, "news", "main", i, false)
+	}
+	for i, r := range raw {
+		t.Run(r.name, func(t *testing.T) {
+			conn := conns[i]
+			var seqs []int64
+			batches := 0
+			for len(seqs) < n {
+				_ = conn.SetReadDeadline(time.Now().Add(bound))
+				_, data, err := conn.ReadMessage()
+				if err != nil {
+					t.Fatalf("after %d messages: %v", len(seqs), err)
+				}
+				f, err := wire.DecodeFrame(data, wire.DefaultLimits())
+				if err != nil {
+					t.Fatalf("decode %.200q: %v", data, err)
+				}
+				events := []wire.Event{f.Event}
+				if f.Kind == wire.KindBatch {
+					if !r.batch {
+						t.Fatalf("a client that did not ask for batches got one: %.200s", data)
+					}
+					batches++
+					events = f.Batch
+				}
+				for _, ev := range events {
+					if ev.ID != wire.EvChannelMsg || wire.Get(wire.Get(ev.Data, "data"), "tag") != "main" {
+						continue
+					}
+					seq, _ := wire.Get(wire.Get(ev.Data, "data"), "seq").(int64)
+					seqs = append(seqs, seq)
+				}
+			}
+			if err := inOrderOnce(seqs, n); err != nil {
+				t.Error(err)
+			}
+			t.Logf("%d batch frames", batches)
+		})
+	}
+}
