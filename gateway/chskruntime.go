@@ -181,10 +181,21 @@ func ednKind(v any) string {
 }
 
 // endFrom ends the pending request gid with an error, if runtime rt holds it:
-// a runtime cannot end another runtime's requests.
+// a runtime cannot end another runtime's requests. When gid is the
+// installation of sente's REPL helper (jobs.go), no editor waits on it: the
+// runtime is taken not to run the helper, and the requests waiting for it pass
+// through as they came, each to its own answer.
 func (b *bridge) endFrom(rt *Runtime, gid, text string, statuses ...string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if rt.bootGID != "" && gid == rt.bootGID {
+		st := []any{"done", "error"}
+		for _, s := range statuses {
+			st = append(st, s)
+		}
+		b.bootAnswerLocked(rt, nrepl.Msg{"id": gid, "err": text, "status": st})
+		return
+	}
 	p := b.pending[gid]
 	if p == nil || p.rt != rt {
 		b.log.Debug("dropped a response nobody waits for", "runtime", rt.ID, "id", gid)

@@ -17,7 +17,10 @@ import (
 // TestChskRuntimeResponseShapes: a /chsk runtime's answers in every shape the
 // seed's code and sente's own bundle send, and what a runtime sends when it
 // did not understand the request. Every request ends with done at once:
-// --eval-timeout is ten minutes here, far beyond the test's bound.
+// --eval-timeout is ten minutes here, far beyond the test's bound. The first
+// request the runtime gets is the installation of sente's REPL helper, which
+// it answers the same way: a runtime that does not answer it is served
+// without the helper, and the editor's eval then gets that answer itself.
 func TestChskRuntimeResponseShapes(t *testing.T) {
 	type answerFn func(req map[any]any, id string) []string
 	plain := func(m string) answerFn {
