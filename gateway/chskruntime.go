@@ -226,4 +226,4 @@ type liteRuntime struct {
 }
 
 func (l liteRuntime) request(m nrepl.Msg) error { return l.h.queueNREPL(l.c, m) }
-func (l liteRuntime) close(reason string)       { l.c.ws.close(reason) }
+func (l liteRuntime) close(reason string)       { l.c.ws.close(closedByServer, reason) }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,7 +100,7 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, int64(s.cfg.MaxMessageBytes), s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch && acceptsBatches(r), true),
 		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
 	if !s.live.add(c.ws, func() error { return c.ws.send(h.ping, false) }) {
-		c.ws.close("gateway shutting down")
+		c.ws.close(closedShutdown, "gateway shutting down")
 		_ = conn.Close()
 		return
 	}
@@ -123,20 +122,20 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 	s.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote, "batches", c.ws.batch)
 
 	s.goConn(func() {
-		reason := h.readLoop(c)
+		state, reason := h.readLoop(c)
 		rt := c.rt.Load()
 		if rt != nil {
 			// Unregistered first, so no new request picks a runtime that is leaving.
 			s.runtimes.remove(rt)
 		}
-		c.ws.close(reason)
+		c.ws.close(state, reason)
 		s.live.remove(c.ws)
 		_ = conn.Close()
 		if rt != nil {
 			s.bridge.runtimeGone(rt, reason)
 			s.log.Info("runtime disconnected", "runtime", rt.ID, "reason", reason)
 		}
-		if strings.HasPrefix(reason, "silent for") {
+		if c.ws.closedAs() == closedStale {
 			h.stats.heartbeatFails.Add(1)
 		}
 		// Logged and counted before the connection leaves /stats, so that an
@@ -177,9 +176,10 @@ func (h *hub) drop(c *chskConn) {
 	h.stats.connections.Add(-1)
 }
 
-// readLoop reads c until it ends. It keeps few locals: its frame is on the
-// stack of every parked connection, and the work per frame is in readFrame.
-func (h *hub) readLoop(c *chskConn) string {
+// readLoop reads c until it ends, and says why it did. It keeps few locals: its
+// frame is on the stack of every parked connection, and the work per frame is
+// in readFrame.
+func (h *hub) readLoop(c *chskConn) (closeState, string) {
 	bad := 0
 	for {
 		// Parked here, between messages, a connection's stack is a few
@@ -192,12 +192,12 @@ func (h *hub) readLoop(c *chskConn) string {
 		}
 		if err != nil {
 			if reason := c.ws.closeReason(); reason != "" {
-				return reason
+				return c.ws.closedAs(), reason
 			}
-			return peerCloseReason(err, int64(h.s.cfg.MaxMessageBytes))
+			return closedByPeer, peerCloseReason(err, int64(h.s.cfg.MaxMessageBytes))
 		}
 		if reason := h.readFrame(c, typ, data, &bad); reason != "" {
-			return reason
+			return closedBadFrames, reason
 		}
 	}
 }

@@ -40,7 +40,7 @@ func (l *liveness) closeAll(reason string) {
 	}
 	l.mu.Unlock()
 	for _, c := range conns {
-		c.close(reason)
+		c.close(closedShutdown, reason)
 	}
 }
 
@@ -82,7 +82,7 @@ func (l *liveness) sweep(now time.Time, interval, timeout time.Duration) {
 		idle := t.c.idleFor(now)
 		switch {
 		case timeout > 0 && idle > timeout:
-			t.c.close(fmt.Sprintf("silent for %s (heartbeat timeout %s)", idle.Round(time.Second), timeout))
+			t.c.close(closedStale, fmt.Sprintf("silent for %s (heartbeat timeout %s)", idle.Round(time.Second), timeout))
 		case idle >= interval/2:
 			_ = t.ping()
 		}

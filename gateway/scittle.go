@@ -40,7 +40,7 @@ func (sr *scittleRuntime) request(m nrepl.Msg) error {
 	return nil
 }
 
-func (sr *scittleRuntime) close(reason string) { sr.ws.close(reason) }
+func (sr *scittleRuntime) close(reason string) { sr.ws.close(closedByServer, reason) }
 
 // serveScittle accepts a stock Scittle nREPL runtime. The read loop runs on a
 // fresh goroutine so that the HTTP server's (larger) goroutine can end.
@@ -52,17 +52,17 @@ func (s *Server) serveScittle(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(s.cfg.MaxNREPLMessage)
 	sr := &scittleRuntime{ws: newWSConn(conn, s.cfg.MaxNREPLMessage, s.cfg.RuntimeQueue, s.cfg.RuntimeQueueBytes, false, false)}
 	if !s.live.add(sr.ws, sr.ws.ping) {
-		sr.ws.close("gateway shutting down")
+		sr.ws.close(closedShutdown, "gateway shutting down")
 		_ = conn.Close()
 		return
 	}
 	rt := s.runtimes.add(KindScittleNREPL, r.UserAgent(), r.RemoteAddr, scittleOps, sr)
 	s.log.Info("runtime connected", "runtime", rt.ID, "kind", rt.Kind, "user-agent", rt.UserAgent, "remote", rt.Remote)
 	s.goConn(func() {
-		reason := s.scittleReadLoop(rt, sr)
+		state, reason := s.scittleReadLoop(rt, sr)
 		// Unregistered first, so no new request picks a runtime that is leaving.
 		s.runtimes.remove(rt)
-		sr.ws.close(reason)
+		sr.ws.close(state, reason)
 		s.live.remove(sr.ws)
 		_ = conn.Close()
 		s.bridge.runtimeGone(rt, reason)
@@ -71,16 +71,16 @@ func (s *Server) serveScittle(w http.ResponseWriter, r *http.Request) {
 }
 
 // scittleReadLoop reads responses until the socket ends; it returns why.
-func (s *Server) scittleReadLoop(rt *Runtime, sr *scittleRuntime) string {
+func (s *Server) scittleReadLoop(rt *Runtime, sr *scittleRuntime) (closeState, string) {
 	limits := wire.Limits{MaxBytes: int(s.cfg.MaxNREPLMessage), MaxDepth: s.cfg.MaxFrameDepth}
 	bad := 0
 	for {
 		typ, data, err := sr.ws.readMessage()
 		if err != nil {
 			if reason := sr.ws.closeReason(); reason != "" {
-				return reason
+				return sr.ws.closedAs(), reason
 			}
-			return peerCloseReason(err, s.cfg.MaxNREPLMessage)
+			return closedByPeer, peerCloseReason(err, s.cfg.MaxNREPLMessage)
 		}
 		s.stats.runtimeFrames.Add(1)
 		msg, err := decodeRuntimeFrame(typ, data, limits)
@@ -89,7 +89,7 @@ func (s *Server) scittleReadLoop(rt *Runtime, sr *scittleRuntime) string {
 			s.stats.runtimeBadFrames.Add(1)
 			s.log.Warn("unreadable frame from runtime", "runtime", rt.ID, "user-agent", rt.UserAgent, "err", err, "bad-frames", bad)
 			if bad >= s.cfg.MaxBadFrames {
-				return fmt.Sprintf("closed after %d unreadable frames", bad)
+				return closedBadFrames, fmt.Sprintf("closed after %d unreadable frames", bad)
 			}
 			continue
 		}

@@ -47,6 +47,7 @@ type wsConn struct {
 	queuedBytes int64
 	writing     bool
 	closed      bool
+	state       closeState
 	reason      string
 
 	lastRead atomic.Int64 // unix nanos of the last frame or pong read
@@ -84,7 +85,7 @@ func (c *wsConn) enqueue(f outFrame) error {
 		}
 		// From here on the connection is finished: later sends see it closed, so
 		// an overflow is reported (and counted) exactly once.
-		c.closed = true
+		c.closed, c.state = true, closedSlowConsumer
 		c.reason = fmt.Sprintf("slow consumer: %d frames (%d bytes) queued and unread", len(c.queue), c.queuedBytes)
 		c.queue, c.queuedBytes = nil, 0
 		// The owner cleans up (unsubscribes) at once; the close frame may wait on
@@ -132,7 +133,7 @@ func (c *wsConn) sendNow(data []byte) error {
 	if err != nil {
 		c.writing = false
 		c.mu.Unlock()
-		c.close("write failed: " + err.Error())
+		c.close(closedWriteError, "write failed: "+err.Error())
 		return fmt.Errorf("%w: write failed: %v", errConnClosed, err)
 	}
 	c.sent.Add(1)
@@ -151,15 +152,30 @@ func (c *wsConn) send(data []byte, batchable bool) error {
 
 func (c *wsConn) ping() error { return c.enqueue(outFrame{ping: true}) }
 
+// closeState says why a connection closed, as nats-server's ClosedState does:
+// the gateway counts by it, and the reason text beside it is for people.
+type closeState uint8
+
+const (
+	stillOpen          closeState = iota
+	closedByPeer                  // the peer closed, went away, or sent a frame over the limit
+	closedBadFrames               // too many unreadable frames
+	closedStale                   // silent past the heartbeat timeout
+	closedSlowConsumer            // its queue overflowed
+	closedWriteError              // a write to it failed
+	closedShutdown                // the gateway is shutting down
+	closedByServer                // the gateway dropped it for another reason
+)
+
 // close ends the connection: the read loop returns and the owner cleans up.
-// The first reason given is the one reported.
-func (c *wsConn) close(reason string) {
+// The first state and reason given are the ones reported.
+func (c *wsConn) close(state closeState, reason string) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
 	}
-	c.closed, c.reason = true, reason
+	c.closed, c.state, c.reason = true, state, reason
 	c.queue, c.queuedBytes = nil, 0
 	c.mu.Unlock()
 	c.shutdownIO(reason)
@@ -177,6 +193,13 @@ func (c *wsConn) closeReason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reason
+}
+
+// closedAs is the state the connection was closed in, stillOpen before that.
+func (c *wsConn) closedAs() closeState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
 }
 
 func (c *wsConn) writeLoop() {
@@ -206,7 +229,7 @@ func (c *wsConn) writeLoop() {
 			c.mu.Lock()
 			c.writing = false
 			c.mu.Unlock()
-			c.close("write failed: " + err.Error())
+			c.close(closedWriteError, "write failed: "+err.Error())
 			return
 		}
 		clear(frames) // the frames' bytes are garbage now
