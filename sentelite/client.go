@@ -360,6 +360,18 @@ func (c *Client) sendFrame(b []byte) error {
 	return c.writeDirectLocked(b)
 }
 
+// ClosedError is ErrClosed with its cause: why the connection ended, for a
+// caller that reports it. errors.Is(err, ErrClosed) holds for it; the cause
+// is for reading, not in the chain.
+type ClosedError struct {
+	Cause error
+}
+
+func (e *ClosedError) Error() string { return ErrClosed.Error() + ": " + e.Cause.Error() }
+
+// Unwrap is ErrClosed, so that errors.Is(err, ErrClosed) holds.
+func (e *ClosedError) Unwrap() error { return ErrClosed }
+
 // writeDirectLocked writes b on the current connection; writeMu is held.
 func (c *Client) writeDirectLocked(b []byte) error {
 	if c.closed.Load() || c.dead.Load() {
@@ -371,7 +383,7 @@ func (c *Client) writeDirectLocked(b []byte) error {
 	}
 	if err := c.write(s, b); err != nil {
 		c.errs.Add(1)
-		return fmt.Errorf("%w: write failed: %v", ErrClosed, err)
+		return &ClosedError{Cause: fmt.Errorf("write failed: %v", err)}
 	}
 	c.sent.Add(1)
 	return nil

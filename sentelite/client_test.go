@@ -580,7 +580,9 @@ func TestPubSub(t *testing.T) {
 	}
 
 	err := a.Subscribe(ctx, "forbidden")
-	if err == nil || !strings.Contains(err.Error(), `subscribe to "forbidden" refused: channel is forbidden`) {
+	refused := sentelite.RefusedError{Op: "subscribe to", Channel: "forbidden", Reason: "channel is forbidden"}
+	if re, ok := errors.AsType[*sentelite.RefusedError](err); !ok || *re != refused ||
+		err.Error() != `sentelite: subscribe to "forbidden" refused: channel is forbidden` {
 		t.Errorf("refused Subscribe: %v", err)
 	}
 	if n := a.HandlerCount(); n != 1 {

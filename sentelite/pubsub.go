@@ -25,6 +25,17 @@ func channelEvent(id edn.Keyword, channel string) wire.Event {
 	return wire.Event{ID: id, HasData: true, Data: map[edn.Keyword]any{kwChannelID: channel}}
 }
 
+// RefusedError is the server's refusal of a Subscribe or Unsubscribe.
+type RefusedError struct {
+	Op      string // "subscribe to" or "unsubscribe from"
+	Channel string
+	Reason  string // the server's words
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("sentelite: %s %q refused: %s", e.Op, e.Channel, e.Reason)
+}
+
 // Subscribe asks the server to send this client channel's messages and waits
 // for [:sente-lite/subscribed {:channel-id channel :success true}]. A
 // refusal (:success false) is an error quoting the server's reason. The
@@ -45,7 +56,7 @@ func (c *Client) Subscribe(ctx context.Context, channel string) error {
 		return fmt.Errorf("sentelite: subscribe to %q: %w", channel, err)
 	}
 	if !wire.GetBool(ev.Data, "success") {
-		return fmt.Errorf("sentelite: subscribe to %q refused: %s", channel, reason(ev.Data))
+		return &RefusedError{Op: "subscribe to", Channel: channel, Reason: reason(ev.Data)}
 	}
 	c.mu.Lock()
 	if !slices.Contains(c.subs, channel) {
@@ -80,7 +91,7 @@ func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
 	c.subs = slices.DeleteFunc(c.subs, func(s string) bool { return s == channel })
 	c.mu.Unlock()
 	if _, ok := wire.Get(ev.Data, "success").(bool); ok && !wire.GetBool(ev.Data, "success") {
-		return fmt.Errorf("sentelite: unsubscribe from %q refused: %s", channel, reason(ev.Data))
+		return &RefusedError{Op: "unsubscribe from", Channel: channel, Reason: reason(ev.Data)}
 	}
 	return nil
 }

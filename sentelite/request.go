@@ -74,7 +74,7 @@ func (c *Client) deliver(cb string, r result) bool {
 func (c *Client) failPending(cause error, final bool) {
 	err := ErrClosed
 	if cause != nil && cause != ErrClosed {
-		err = fmt.Errorf("%w: %v", ErrClosed, cause)
+		err = &ClosedError{Cause: cause}
 	}
 	c.pmu.Lock()
 	if final {

@@ -111,8 +111,8 @@ func Connect(ctx context.Context, c *sentelite.Client) error {
 // Lost is the error for a connection that failed after it was made.
 func Lost(wsURL string, err error) error {
 	msg := err.Error()
-	if i := strings.Index(msg, "connection closed: "); i >= 0 {
-		msg = msg[i+len("connection closed: "):]
+	if ce, ok := errors.AsType[*sentelite.ClosedError](err); ok {
+		msg = ce.Cause.Error()
 	} else if errors.Is(err, sentelite.ErrClosed) {
 		msg = "the server closed it"
 	}

@@ -9,6 +9,8 @@ import (
 	"olympos.io/encoding/edn"
 
 	"github.com/sente-clj/sente/commands/send"
+	"github.com/sente-clj/sente/internal/cliexit"
+	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
 
@@ -155,5 +157,30 @@ func TestRefusal(t *testing.T) {
 		if reason != tt.reason || refused != tt.refused {
 			t.Errorf("Refusal(%v) = %q, %v; want %q, %v", tt.data, reason, refused, tt.reason, tt.refused)
 		}
+	}
+}
+
+func TestLost(t *testing.T) {
+	closed := &sentelite.ClosedError{Cause: errors.New("write failed: broken pipe")}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"closed with a cause, wrapped", fmt.Errorf("sentelite: subscribe to %q: %w", "a", closed),
+			"lost the connection to ws://h/chsk: write failed: broken pipe"},
+		{"closed without a cause", fmt.Errorf("wait: %w", sentelite.ErrClosed),
+			"lost the connection to ws://h/chsk: the server closed it"},
+		{"another error, on one line", errors.New("read:\n  reset"),
+			"lost the connection to ws://h/chsk: read: reset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := send.Lost("ws://h/chsk", tt.err)
+			var ce *cliexit.Error
+			if !errors.As(err, &ce) || ce.Code != cliexit.Unavailable || err.Error() != tt.want {
+				t.Errorf("Lost = %#v, want exit %d %q", err, cliexit.Unavailable, tt.want)
+			}
+		})
 	}
 }

@@ -203,11 +203,10 @@ func Run(ctx context.Context, opts Options) error {
 
 // subscribeReason is the server's words from a refused subscribe.
 func subscribeReason(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, " refused: "); i >= 0 {
-		return "refused: " + msg[i+len(" refused: "):]
+	if re, ok := errors.AsType[*sentelite.RefusedError](err); ok {
+		return "refused: " + re.Reason
 	}
-	return strings.TrimPrefix(msg, "sentelite: ")
+	return strings.TrimPrefix(err.Error(), "sentelite: ")
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
