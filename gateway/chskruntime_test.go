@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/wire"
 )
@@ -97,8 +98,8 @@ func TestChskRuntimeResponseShapes(t *testing.T) {
 					}
 				}
 			}()
-			waitFor(t, "runtime from the probe", func() bool { return g.runtimes.count() == 1 })
-			rs := collect(t, g.editor(t), nrepl.Msg{"op": "eval", "code": "(+ 1 2)", "id": "e1"})
+			testutil.Eventually(t, 0, func() bool { return g.runtimes.count() == 1 }, "runtime from the probe")
+			rs := testutil.Collect(t, g.editor(t), nrepl.Msg{"op": "eval", "code": "(+ 1 2)", "id": "e1"}, 0)
 
 			req := <-requests
 			if op, ok := req[edn.Keyword("op")].(edn.Keyword); !ok || op != "eval" {
@@ -108,13 +109,13 @@ func TestChskRuntimeResponseShapes(t *testing.T) {
 			if !strings.Contains(text, ":op :eval") {
 				t.Errorf(":edn %q: want a keyword :op", text)
 			}
-			if got := joined(rs, "value"); got != tc.wantValue {
+			if got := testutil.Joined(rs, "value"); got != tc.wantValue {
 				t.Errorf("value %q, want %q (%v)", got, tc.wantValue, rs)
 			}
-			if got := statuses(rs); !slices.Equal(got, tc.wantStatus) {
+			if got := testutil.Statuses(rs); !slices.Equal(got, tc.wantStatus) {
 				t.Errorf("statuses %v, want %v (%v)", got, tc.wantStatus, rs)
 			}
-			if got := joined(rs, "err"); !strings.Contains(got, tc.wantErr) {
+			if got := testutil.Joined(rs, "err"); !strings.Contains(got, tc.wantErr) {
 				t.Errorf("err %q, want it to contain %q", got, tc.wantErr)
 			}
 			for _, r := range rs {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sente-clj/sente/internal/testutil"
 )
 
 // corkServer serves one WebSocket through a corkListener and hands the
@@ -99,7 +101,7 @@ func TestCorkConnFrames(t *testing.T) {
 			if tc.pings {
 				// The pings are read along the way; wait for the last ones.
 				go func() { _, _, _ = c.ReadMessage() }()
-				waitFor(t, "200 pings", func() bool { mu.Lock(); defer mu.Unlock(); return pingsSeen == 200 })
+				testutil.Eventually(t, 0, func() bool { mu.Lock(); defer mu.Unlock(); return pingsSeen == 200 }, "200 pings")
 			}
 		})
 	}

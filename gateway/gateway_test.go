@@ -19,30 +19,13 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sente-clj/sente/internal/simruntime"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 )
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testGateway struct {
 	*Server
-	logs     *syncBuffer
+	logs     *testutil.Buffer
 	cancel   context.CancelFunc
 	served   chan error
 	stopOnce sync.Once
@@ -51,7 +34,7 @@ type testGateway struct {
 // startGateway runs a gateway on free ports; cfg tweaks the defaults.
 func startGateway(t *testing.T, tweak func(*Config)) *testGateway {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	cfg := DefaultConfig()
 	cfg.NREPLPort, cfg.HTTPPort = 0, 0
 	cfg.PortFile = ""
@@ -109,19 +92,8 @@ func (g *testGateway) runtime(t *testing.T, h simruntime.Handler) *simruntime.Ru
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "runtime registered", func() bool { return g.runtimes.count() > before })
+	testutil.Eventually(t, 0, func() bool { return g.runtimes.count() > before }, "runtime registered")
 	return r
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -130,42 +102,9 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// collect sends m and returns every response up to done.
-func collect(t *testing.T, c *nrepl.Client, m nrepl.Msg) []nrepl.Msg {
-	t.Helper()
-	_, ch, err := c.Send(ctxT(t), m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []nrepl.Msg
-	for r := range ch {
-		out = append(out, r)
-	}
-	if len(out) == 0 || !out[len(out)-1].HasStatus("done") {
-		t.Fatalf("request %v ended without done: %v", m, out)
-	}
-	return out
-}
-
-func joined(rs []nrepl.Msg, key string) string {
-	var b strings.Builder
-	for _, r := range rs {
-		b.WriteString(r.Str(key))
-	}
-	return b.String()
-}
-
-func statuses(rs []nrepl.Msg) []string {
-	var all []string
-	for _, r := range rs {
-		all = append(all, r.Status()...)
-	}
-	return all
-}
-
 func TestDescribeAnswersWithoutRuntime(t *testing.T) {
 	g := startGateway(t, nil)
-	rs := collect(t, g.editor(t), nrepl.Msg{"op": "describe", "id": "d1"})
+	rs := testutil.Collect(t, g.editor(t), nrepl.Msg{"op": "describe", "id": "d1"}, 0)
 	ops, _ := rs[0]["ops"].(map[string]any)
 	for _, op := range []string{"eval", "load-file", "complete", "clone", "interrupt", "sente/runtimes", "sente/select-runtime"} {
 		if _, ok := ops[op]; !ok {
@@ -184,14 +123,14 @@ func TestDescribeAnswersWithoutRuntime(t *testing.T) {
 func TestNoRuntimeEndsWithClearError(t *testing.T) {
 	g := startGateway(t, func(c *Config) { c.RuntimeWait = 200 * time.Millisecond })
 	start := time.Now()
-	rs := collect(t, g.editor(t), nrepl.Msg{"op": "eval", "code": "(+ 1 2)", "id": "e1"})
+	rs := testutil.Collect(t, g.editor(t), nrepl.Msg{"op": "eval", "code": "(+ 1 2)", "id": "e1"}, 0)
 	if waited := time.Since(start); waited > 3*time.Second {
 		t.Errorf("took %s, want about --runtime-wait", waited)
 	}
-	if err := joined(rs, "err"); !strings.Contains(err, "no browser runtime is connected") || !strings.Contains(err, g.PageURL()) {
+	if err := testutil.Joined(rs, "err"); !strings.Contains(err, "no browser runtime is connected") || !strings.Contains(err, g.PageURL()) {
 		t.Errorf("err = %q, want it to say no runtime and where to open one", err)
 	}
-	if st := statuses(rs); !slices.Contains(st, "error") {
+	if st := testutil.Statuses(rs); !slices.Contains(st, "error") {
 		t.Errorf("statuses %v lack error", st)
 	}
 }
@@ -206,8 +145,8 @@ func TestRequestWaitsForRuntimeToConnect(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	rs := collect(t, c, nrepl.Msg{"op": "eval", "code": "waited", "id": "1"})
-	if v := joined(rs, "value"); v != "waited" {
+	rs := testutil.Collect(t, c, nrepl.Msg{"op": "eval", "code": "waited", "id": "1"}, 0)
+	if v := testutil.Joined(rs, "value"); v != "waited" {
 		t.Fatalf("value = %q", v)
 	}
 }
@@ -220,13 +159,13 @@ func TestEvalRoutesValueAndRestoresIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := collect(t, c, nrepl.Msg{"op": "eval", "code": "(+ 1 2)", "id": "42", "session": sess})
+	rs := testutil.Collect(t, c, nrepl.Msg{"op": "eval", "code": "(+ 1 2)", "id": "42", "session": sess}, 0)
 	for _, r := range rs {
 		if r.Str("id") != "42" || r.Str("session") != sess {
 			t.Errorf("response %v does not carry the editor's id and session", r)
 		}
 	}
-	if v := joined(rs, "value"); v != "(+ 1 2)" {
+	if v := testutil.Joined(rs, "value"); v != "(+ 1 2)" {
 		t.Errorf("value = %q", v)
 	}
 }
@@ -261,7 +200,7 @@ func TestCollidingIDsFromTwoEditors(t *testing.T) {
 				for r := range cl.ch {
 					got = append(got, r)
 				}
-				if v, want := joined(got, "value"), fmt.Sprintf("editor-%d-%d", e, i); v != want {
+				if v, want := testutil.Joined(got, "value"), fmt.Sprintf("editor-%d-%d", e, i); v != want {
 					t.Errorf("editor %d id %s got value %q, want %q", e, cl.id, v, want)
 				}
 			}
@@ -283,17 +222,17 @@ func TestRuntimeGoneMidRequestEndsWithDone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "request forwarded", func() bool { return g.bridge.pendingCount() == 1 })
+	testutil.Eventually(t, 0, func() bool { return g.bridge.pendingCount() == 1 }, "request forwarded")
 	rt.Close()
 	var rs []nrepl.Msg
 	for r := range ch {
 		rs = append(rs, r)
 	}
-	if st := statuses(rs); !slices.Contains(st, "done") || !slices.Contains(st, "runtime-gone") {
+	if st := testutil.Statuses(rs); !slices.Contains(st, "done") || !slices.Contains(st, "runtime-gone") {
 		t.Fatalf("statuses %v, want done and runtime-gone", st)
 	}
-	if !strings.Contains(joined(rs, "err"), "disconnected") {
-		t.Errorf("err %q does not say the runtime disconnected", joined(rs, "err"))
+	if !strings.Contains(testutil.Joined(rs, "err"), "disconnected") {
+		t.Errorf("err %q does not say the runtime disconnected", testutil.Joined(rs, "err"))
 	}
 }
 
@@ -308,14 +247,14 @@ func TestEvalTimeoutDropsLateAnswer(t *testing.T) {
 	g := startGateway(t, func(c *Config) { c.EvalTimeout = 300 * time.Millisecond })
 	g.runtime(t, late)
 	c := g.editor(t)
-	rs := collect(t, c, nrepl.Msg{"op": "eval", "code": "slow", "id": "1"})
-	if st := statuses(rs); !slices.Contains(st, "timeout") {
+	rs := testutil.Collect(t, c, nrepl.Msg{"op": "eval", "code": "slow", "id": "1"}, 0)
+	if st := testutil.Statuses(rs); !slices.Contains(st, "timeout") {
 		t.Fatalf("statuses %v, want timeout", st)
 	}
 	close(release)
 	// The late answer to "slow" must not leak into the next request's responses.
-	rs = collect(t, c, nrepl.Msg{"op": "eval", "code": "next", "id": "2"})
-	if v := joined(rs, "value"); v != "next" {
+	rs = testutil.Collect(t, c, nrepl.Msg{"op": "eval", "code": "next", "id": "2"}, 0)
+	if v := testutil.Joined(rs, "value"); v != "next" {
 		t.Fatalf("value = %q, want only the second request's answer", v)
 	}
 }
@@ -329,20 +268,20 @@ func TestInterruptAnsweredLocally(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "request forwarded", func() bool { return g.bridge.pendingCount() == 1 })
-	ir := collect(t, c, nrepl.Msg{"op": "interrupt", "interrupt-id": "7", "session": sess, "id": "8"})
-	if st := statuses(ir); !slices.Contains(st, "done") {
+	testutil.Eventually(t, 0, func() bool { return g.bridge.pendingCount() == 1 }, "request forwarded")
+	ir := testutil.Collect(t, c, nrepl.Msg{"op": "interrupt", "interrupt-id": "7", "session": sess, "id": "8"}, 0)
+	if st := testutil.Statuses(ir); !slices.Contains(st, "done") {
 		t.Fatalf("interrupt statuses %v", st)
 	}
 	var rs []nrepl.Msg
 	for r := range ch {
 		rs = append(rs, r)
 	}
-	if st := statuses(rs); !slices.Contains(st, "interrupted") || !slices.Contains(st, "done") {
+	if st := testutil.Statuses(rs); !slices.Contains(st, "interrupted") || !slices.Contains(st, "done") {
 		t.Fatalf("interrupted eval statuses %v, want interrupted and done", st)
 	}
-	idle := collect(t, c, nrepl.Msg{"op": "interrupt", "interrupt-id": "nothing", "session": sess, "id": "9"})
-	if st := statuses(idle); !slices.Contains(st, "session-idle") {
+	idle := testutil.Collect(t, c, nrepl.Msg{"op": "interrupt", "interrupt-id": "nothing", "session": sess, "id": "9"}, 0)
+	if st := testutil.Statuses(idle); !slices.Contains(st, "session-idle") {
 		t.Errorf("interrupting nothing: statuses %v", st)
 	}
 }
@@ -380,8 +319,8 @@ func TestOpsHandledOnTheWay(t *testing.T) {
 			}},
 		{"JVM setup code answered nil locally", nrepl.Msg{"op": "eval", "code": "(apply require clojure.main/repl-requires)"}, false,
 			func(t *testing.T, rs []nrepl.Msg, _ nrepl.Msg) {
-				if joined(rs, "value") != "nil" {
-					t.Errorf("value %q", joined(rs, "value"))
+				if testutil.Joined(rs, "value") != "nil" {
+					t.Errorf("value %q", testutil.Joined(rs, "value"))
 				}
 			}},
 		{"complete with symbol gets a prefix", nrepl.Msg{"op": "complete", "symbol": "ma", "ns": "user"}, true,
@@ -392,7 +331,7 @@ func TestOpsHandledOnTheWay(t *testing.T) {
 			}},
 		{"unknown op reaches the runtime and its error the editor", nrepl.Msg{"op": "frobnicate", "code": "echoed"}, true,
 			func(t *testing.T, rs []nrepl.Msg, _ nrepl.Msg) {
-				if st := statuses(rs); !slices.Contains(st, "unknown-op") || !slices.Contains(st, "done") {
+				if st := testutil.Statuses(rs); !slices.Contains(st, "unknown-op") || !slices.Contains(st, "done") {
 					t.Errorf("statuses %v, want done and unknown-op", st)
 				}
 				if _, echoed := rs[0]["code"]; echoed {
@@ -418,7 +357,7 @@ func TestOpsHandledOnTheWay(t *testing.T) {
 			}
 		}},
 		{"request without op", nrepl.Msg{"code": "1"}, false, func(t *testing.T, rs []nrepl.Msg, _ nrepl.Msg) {
-			if st := statuses(rs); !slices.Contains(st, "error") {
+			if st := testutil.Statuses(rs); !slices.Contains(st, "error") {
 				t.Errorf("statuses %v", st)
 			}
 		}},
@@ -430,7 +369,7 @@ func TestOpsHandledOnTheWay(t *testing.T) {
 			mu.Unlock()
 			req := tc.req.Clone()
 			req["id"] = fmt.Sprint("t", i)
-			rs := collect(t, c, req)
+			rs := testutil.Collect(t, c, req, 0)
 			mu.Lock()
 			var fwd nrepl.Msg
 			if len(seen) > before {
@@ -460,22 +399,22 @@ func TestSelectRuntimePerSession(t *testing.T) {
 	s1, _ := c.Clone(ctxT(t))
 	s2, _ := c.Clone(ctxT(t))
 
-	list := collect(t, c, nrepl.Msg{"op": "sente/runtimes", "session": s1})
+	list := testutil.Collect(t, c, nrepl.Msg{"op": "sente/runtimes", "session": s1}, 0)
 	rts, _ := list[0]["runtimes"].([]any)
 	if len(rts) != 2 {
 		t.Fatalf("runtimes = %v", list[0])
 	}
 	firstID := rts[0].(map[string]any)["id"].(string)
-	if st := statuses(collect(t, c, nrepl.Msg{"op": "sente/select-runtime", "session": s1, "runtime": firstID})); slices.Contains(st, "error") {
+	if st := testutil.Statuses(testutil.Collect(t, c, nrepl.Msg{"op": "sente/select-runtime", "session": s1, "runtime": firstID}, 0)); slices.Contains(st, "error") {
 		t.Fatalf("select failed: %v", st)
 	}
-	if v := joined(collect(t, c, nrepl.Msg{"op": "eval", "code": "x", "session": s1}), "value"); v != "first" {
+	if v := testutil.Joined(testutil.Collect(t, c, nrepl.Msg{"op": "eval", "code": "x", "session": s1}, 0), "value"); v != "first" {
 		t.Errorf("selected session evaluated on %q", v)
 	}
-	if v := joined(collect(t, c, nrepl.Msg{"op": "eval", "code": "x", "session": s2}), "value"); v != "second" {
+	if v := testutil.Joined(testutil.Collect(t, c, nrepl.Msg{"op": "eval", "code": "x", "session": s2}, 0), "value"); v != "second" {
 		t.Errorf("default session evaluated on %q, want the newest runtime", v)
 	}
-	if st := statuses(collect(t, c, nrepl.Msg{"op": "sente/select-runtime", "session": s1, "runtime": "r999"})); !slices.Contains(st, "error") {
+	if st := testutil.Statuses(testutil.Collect(t, c, nrepl.Msg{"op": "sente/select-runtime", "session": s1, "runtime": "r999"}, 0)); !slices.Contains(st, "error") {
 		t.Errorf("selecting an absent runtime: statuses %v", st)
 	}
 }
@@ -488,9 +427,9 @@ func TestBadFramesCloseOnlyThatRuntime(t *testing.T) {
 	c := g.editor(t)
 	sess, _ := c.Clone(ctxT(t))
 	badID := g.runtimes.list()[1].ID
-	collect(t, c, nrepl.Msg{"op": "sente/select-runtime", "session": sess, "runtime": badID})
+	testutil.Collect(t, c, nrepl.Msg{"op": "sente/select-runtime", "session": sess, "runtime": badID}, 0)
 	_, ch, _ := c.Send(ctxT(t), nrepl.Msg{"op": "eval", "code": "pending", "session": sess})
-	waitFor(t, "request forwarded", func() bool { return g.bridge.pendingCount() == 1 })
+	testutil.Eventually(t, 0, func() bool { return g.bridge.pendingCount() == 1 }, "request forwarded")
 
 	deep := strings.Repeat("[", 1_000_000)
 	for _, frame := range []string{"{:value", deep, "not edn }", "[1 2"} {
@@ -505,14 +444,14 @@ func TestBadFramesCloseOnlyThatRuntime(t *testing.T) {
 	for r := range ch {
 		rs = append(rs, r)
 	}
-	if st := statuses(rs); !slices.Contains(st, "done") {
+	if st := testutil.Statuses(rs); !slices.Contains(st, "done") {
 		t.Fatalf("pending request on the bad runtime: statuses %v", st)
 	}
 	if !strings.Contains(g.logs.String(), "unreadable frame from runtime") {
 		t.Error("log does not name the unreadable frames")
 	}
 	// The other runtime and the editor carry on.
-	if v := joined(collect(t, c, nrepl.Msg{"op": "eval", "code": "still here"}), "value"); v != "still here" {
+	if v := testutil.Joined(testutil.Collect(t, c, nrepl.Msg{"op": "eval", "code": "still here"}, 0), "value"); v != "still here" {
 		t.Errorf("canary eval got %q", v)
 	}
 }
@@ -580,7 +519,7 @@ func TestUnreadableEditorInputClosesOnlyThatEditor(t *testing.T) {
 			if !bytes.Contains(reply, []byte("unreadable nREPL message")) {
 				t.Errorf("reply %q does not explain the refusal", reply)
 			}
-			if v := joined(collect(t, canary, nrepl.Msg{"op": "eval", "code": "canary"}), "value"); v != "canary" {
+			if v := testutil.Joined(testutil.Collect(t, canary, nrepl.Msg{"op": "eval", "code": "canary"}, 0), "value"); v != "canary" {
 				t.Errorf("canary got %q", v)
 			}
 		})
@@ -596,13 +535,13 @@ func TestShutdownEndsPendingAndRemovesPortFile(t *testing.T) {
 	g.runtime(t, silent)
 	c := g.editor(t)
 	_, ch, _ := c.Send(ctxT(t), nrepl.Msg{"op": "eval", "code": "(forever)"})
-	waitFor(t, "request forwarded", func() bool { return g.bridge.pendingCount() == 1 })
+	testutil.Eventually(t, 0, func() bool { return g.bridge.pendingCount() == 1 }, "request forwarded")
 	g.stop(t)
 	var rs []nrepl.Msg
 	for r := range ch {
 		rs = append(rs, r)
 	}
-	if st := statuses(rs); !slices.Contains(st, "shutdown") {
+	if st := testutil.Statuses(rs); !slices.Contains(st, "shutdown") {
 		t.Fatalf("statuses %v, want the shutdown done", st)
 	}
 	if _, err := os.Stat(portFile); !os.IsNotExist(err) {
@@ -657,7 +596,7 @@ func TestRuntimeQueueFullRefusesRequestsNotTheRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	waitFor(t, "runtime registered", func() bool { return g.runtimes.count() == 1 })
+	testutil.Eventually(t, 0, func() bool { return g.runtimes.count() == 1 }, "runtime registered")
 	c := g.editor(t)
 	big := strings.Repeat("x", 256<<10)
 	var chans []<-chan nrepl.Msg
@@ -674,7 +613,7 @@ func TestRuntimeQueueFullRefusesRequestsNotTheRuntime(t *testing.T) {
 		for r := range ch {
 			rs = append(rs, r)
 		}
-		if slices.Contains(statuses(rs), "runtime-busy") {
+		if slices.Contains(testutil.Statuses(rs), "runtime-busy") {
 			busy++
 		}
 	}

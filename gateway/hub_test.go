@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/wire"
 )
@@ -278,7 +279,7 @@ func TestHubSlowConsumerClosedOthersUnaffected(t *testing.T) {
 			t.Fatalf("message %d: %v", i, err)
 		}
 	}
-	waitFor(t, "slow consumer closed", func() bool { return g.hub.stats.slowConsumers.Load() == 1 })
+	testutil.Eventually(t, 0, func() bool { return g.hub.stats.slowConsumers.Load() == 1 }, "slow consumer closed")
 	if !strings.Contains(g.logs.String(), "closed a slow consumer") {
 		t.Error("slow consumer not logged")
 	}
@@ -305,7 +306,7 @@ func TestHubHeartbeatReapsSilentClients(t *testing.T) {
 		}
 	}()
 	_ = silentOne
-	waitFor(t, "silent client reaped", func() bool { return g.hub.stats.heartbeatFails.Load() == 1 })
+	testutil.Eventually(t, 0, func() bool { return g.hub.stats.heartbeatFails.Load() == 1 }, "silent client reaped")
 	time.Sleep(500 * time.Millisecond)
 	if n := g.hub.stats.connections.Load(); n != 1 {
 		t.Errorf("%d connections left, want the answering one", n)
@@ -360,13 +361,13 @@ func TestNREPLOverSenteLite(t *testing.T) {
 					}
 				}
 			}()
-			waitFor(t, "runtime from the probe", func() bool { return g.runtimes.count() == 1 })
+			testutil.Eventually(t, 0, func() bool { return g.runtimes.count() == 1 }, "runtime from the probe")
 			if k := g.runtimes.list()[0].Kind; k != KindSenteLite {
 				t.Errorf("kind %q", k)
 			}
 			ed := g.editor(t)
-			rs := collect(t, ed, nrepl.Msg{"op": "eval", "code": "(+ 1 2)", "id": "e1"})
-			if v := joined(rs, "value"); v != "v:(+ 1 2)" || rs[0].Str("id") != "e1" {
+			rs := testutil.Collect(t, ed, nrepl.Msg{"op": "eval", "code": "(+ 1 2)", "id": "e1"}, 0)
+			if v := testutil.Joined(rs, "value"); v != "v:(+ 1 2)" || rs[0].Str("id") != "e1" {
 				t.Fatalf("responses %v", rs)
 			}
 			// Runtime gone mid-request: the editor still gets done.
@@ -378,7 +379,7 @@ func TestNREPLOverSenteLite(t *testing.T) {
 			for r := range ch {
 				end = append(end, r)
 			}
-			if st := statuses(end); !slices.Contains(st, "done") {
+			if st := testutil.Statuses(end); !slices.Contains(st, "done") {
 				t.Fatalf("statuses %v", st)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/wire"
 )
@@ -110,7 +111,7 @@ func TestJobsThroughTheHelper(t *testing.T) {
 		}},
 		{"errors as on the JVM, the next form still runs", []step{
 			{nrepl.Msg{"op": "eval", "code": "boom 7"}, func(t *testing.T, rs []nrepl.Msg) {
-				if !strings.HasSuffix(joined(rs, "err"), "boom\n") || !slices.Contains(statuses(rs), "eval-error") || slices.Contains(statuses(rs), "error") {
+				if !strings.HasSuffix(testutil.Joined(rs, "err"), "boom\n") || !slices.Contains(testutil.Statuses(rs), "eval-error") || slices.Contains(testutil.Statuses(rs), "error") {
 					t.Errorf("want err text and eval-error: %v", rs)
 				}
 				if rs[1].Str("ex") != "class cljs.core/ExceptionInfo" || rs[1].Str("root-ex") == "" {
@@ -136,15 +137,15 @@ func TestJobsThroughTheHelper(t *testing.T) {
 		}},
 		{"unknown ns is namespace-not-found", []step{
 			{nrepl.Msg{"op": "eval", "code": "1", "ns": "nope"}, func(t *testing.T, rs []nrepl.Msg) {
-				if !slices.Contains(statuses(rs), "namespace-not-found") || len(valuesOf(rs)) != 0 {
+				if !slices.Contains(testutil.Statuses(rs), "namespace-not-found") || len(valuesOf(rs)) != 0 {
 					t.Errorf("want namespace-not-found and no value: %v", rs)
 				}
 			}},
 		}},
 		{"unreadable input: the reader's error after the forms before it", []step{
 			{nrepl.Msg{"op": "eval", "code": "1 (+ 1"}, func(t *testing.T, rs []nrepl.Msg) {
-				if got := valuesOf(rs); !slices.Equal(got, []string{"user:1"}) || !strings.Contains(joined(rs, "err"), "EOF while reading") ||
-					!slices.Contains(statuses(rs), "eval-error") {
+				if got := valuesOf(rs); !slices.Equal(got, []string{"user:1"}) || !strings.Contains(testutil.Joined(rs, "err"), "EOF while reading") ||
+					!slices.Contains(testutil.Statuses(rs), "eval-error") {
 					t.Errorf("want the value of 1, then EOF and eval-error: %v", rs)
 				}
 			}},
@@ -167,7 +168,7 @@ func TestJobsThroughTheHelper(t *testing.T) {
 				}
 			}},
 			{nrepl.Msg{"op": "info", "sym": "nothing", "ns": "user"}, func(t *testing.T, rs []nrepl.Msg) {
-				if !slices.Contains(statuses(rs), "no-info") {
+				if !slices.Contains(testutil.Statuses(rs), "no-info") {
 					t.Errorf("unknown symbol: %v", rs)
 				}
 			}},
@@ -191,11 +192,11 @@ func TestJobsThroughTheHelper(t *testing.T) {
 	c := g.editor(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := collect(t, c, nrepl.Msg{"op": "clone"})[0].Str("new-session")
+			s := testutil.Collect(t, c, nrepl.Msg{"op": "clone"}, 0)[0].Str("new-session")
 			for _, st := range tc.steps {
 				req := st.req.Clone()
 				req["session"] = s
-				rs := collect(t, c, req)
+				rs := testutil.Collect(t, c, req, 0)
 				for _, r := range rs {
 					if r.Str("session") != s {
 						t.Errorf("response %v lacks the session", r)
@@ -209,7 +210,7 @@ func TestJobsThroughTheHelper(t *testing.T) {
 
 func TestDescribeSaysWhatTheRuntimeIs(t *testing.T) {
 	g := startGateway(t, nil)
-	rs := collect(t, g.editor(t), nrepl.Msg{"op": "describe"})
+	rs := testutil.Collect(t, g.editor(t), nrepl.Msg{"op": "describe"}, 0)
 	versions, _ := rs[0]["versions"].(map[string]any)
 	for _, k := range []string{"scittle-nrepl", "nrepl", "sente"} {
 		if v, ok := versions[k].(map[string]any); !ok || v["major"] == nil {
