@@ -14,6 +14,7 @@ import (
 
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -56,7 +57,7 @@ func TestHandshakeForms(t *testing.T) {
 			if len(opened) != 1 || !reflect.DeepEqual(opened[0], tt.want) {
 				t.Errorf("OnOpen got %#v", opened)
 			}
-			waitFor(t, "early events", 5*time.Second, func() bool { return got.len() == len(tt.wantEarly) })
+			testutil.Eventually(t, 0, func() bool { return got.len() == len(tt.wantEarly) }, "early events")
 			if ids := got.ids(); len(tt.wantEarly) > 0 && !reflect.DeepEqual(ids, tt.wantEarly) {
 				t.Errorf("early events %v, want %v", ids, tt.wantEarly)
 			}
@@ -155,10 +156,11 @@ func TestEventForms(t *testing.T) {
 			pongs := h.count("[:chsk/ws-pong]")
 			h.push(tt.frame)
 			h.push(`[:test/end]`)
-			waitFor(t, ":test/end", 5*time.Second, func() bool {
+			testutil.Eventually(t, 0, func() bool {
 				ids := all.ids()
 				return len(ids) > 0 && ids[len(ids)-1] == "test/end"
-			})
+			}, ":test/end")
+
 			msgs := all.all()
 			var got []wire.Event
 			for _, m := range msgs[:len(msgs)-1] {
@@ -170,7 +172,7 @@ func TestEventForms(t *testing.T) {
 			if pings.len() != tt.pings {
 				t.Errorf("ping handler called %d times, want %d", pings.len(), tt.pings)
 			}
-			waitFor(t, "pongs", 5*time.Second, func() bool { return h.count("[:chsk/ws-pong]") == pongs+tt.pings })
+			testutil.Eventually(t, 0, func() bool { return h.count("[:chsk/ws-pong]") == pongs+tt.pings }, "pongs")
 		})
 	}
 	if !c.Connected() {
@@ -276,7 +278,7 @@ func TestHandlers(t *testing.T) {
 		id := c.On(sentelite.HandlerOptions{EventID: "test/sync", Once: true, Callback: func(sentelite.Message) { done.Store(true) }})
 		_ = id
 		h.push(`[:test/sync]`)
-		waitFor(t, "sync", 5*time.Second, done.Load)
+		testutil.Eventually(t, 0, done.Load, "sync")
 		order = order[:len(order)-1] // the catch-all saw :test/sync
 	}
 
@@ -323,7 +325,7 @@ func TestOnceTimeout(t *testing.T) {
 	start := time.Now()
 	c.On(sentelite.HandlerOptions{EventID: "test/soon", Once: true, Timeout: time.Second, Callback: matched.add})
 	h.push(`[:test/soon 1]`)
-	waitFor(t, "timeout", 5*time.Second, func() bool { return timedOut.len() == 1 })
+	testutil.Eventually(t, 0, func() bool { return timedOut.len() == 1 }, "timeout")
 	time.Sleep(time.Until(start.Add(1100 * time.Millisecond))) // past the second handler's timeout
 	if m := timedOut.all(); len(m) != 1 || m[0].Err != sentelite.ErrTimeout {
 		t.Errorf("timed-out handler got %v", timedOut.ids())
@@ -359,7 +361,7 @@ func TestTakeAndExpect(t *testing.T) {
 			ev, _ := c.Take(ctxFor(t, 2*time.Second), "test/push", func(ev wire.Event) bool { return ev.Data == int64(2) })
 			got <- ev
 		}()
-		waitFor(t, "Take to register", 5*time.Second, func() bool { return c.HandlerCount() == 1 })
+		testutil.Eventually(t, 0, func() bool { return c.HandlerCount() == 1 }, "Take to register")
 		h.push(`[[:test/push 1] [:test/push 2] [:test/push 3]]`)
 		if ev := <-got; ev.Data != int64(2) {
 			t.Errorf("Take got %#v", ev)
@@ -394,14 +396,14 @@ func TestDisconnectNotifiesOnceHandlers(t *testing.T) {
 	c.On(sentelite.HandlerOptions{EventID: "test/x", Callback: always.add})
 	takeErr := make(chan error, 1)
 	go func() { _, err := c.Take(ctxFor(t, 5*time.Second), "test/x", nil); takeErr <- err }()
-	waitFor(t, "Take to register", 5*time.Second, func() bool { return c.HandlerCount() == 4 })
+	testutil.Eventually(t, 0, func() bool { return c.HandlerCount() == 4 }, "Take to register")
 	oldUID := c.UID()
 
 	h.dropAll()
 	if err := <-takeErr; err != sentelite.ErrClosed {
 		t.Errorf("Take: %v, want ErrClosed", err)
 	}
-	waitFor(t, "closed notifications", 5*time.Second, func() bool { return once.len() == 2 })
+	testutil.Eventually(t, 0, func() bool { return once.len() == 2 }, "closed notifications")
 	for _, m := range once.all() {
 		if m.Err != sentelite.ErrClosed {
 			t.Errorf("once handler got %+v", m)
@@ -418,9 +420,9 @@ func TestDisconnectNotifiesOnceHandlers(t *testing.T) {
 	if n := c.HandlerCount(); n != 1 {
 		t.Errorf("HandlerCount %d, want the one non-once handler", n)
 	}
-	waitFor(t, "reconnect", 5*time.Second, func() bool { return c.Connected() && c.UID() != oldUID })
+	testutil.Eventually(t, 0, func() bool { return c.Connected() && c.UID() != oldUID }, "reconnect")
 	h.push(`[:test/x 1]`)
-	waitFor(t, "the non-once handler after the reconnect", 5*time.Second, func() bool { return always.len() == 1 })
+	testutil.Eventually(t, 0, func() bool { return always.len() == 1 }, "the non-once handler after the reconnect")
 }
 
 func TestClose(t *testing.T) {
@@ -437,7 +439,7 @@ func TestClose(t *testing.T) {
 		_, err := c.Request(context.Background(), wire.Event{ID: "test/slow", Data: 1})
 		reqErr <- err
 	}()
-	waitFor(t, "the request to reach the hub", 5*time.Second, func() bool { return h.count("test/slow") == 1 })
+	testutil.Eventually(t, 0, func() bool { return h.count("test/slow") == 1 }, "the request to reach the hub")
 
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -469,7 +471,7 @@ func TestClose(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	waitFor(t, "the hub to see the close", 5*time.Second, func() bool { return h.connCount() == 0 })
+	testutil.Eventually(t, 0, func() bool { return h.connCount() == 0 }, "the hub to see the close")
 }
 
 func TestSendWhileDisconnected(t *testing.T) {
@@ -477,7 +479,7 @@ func TestSendWhileDisconnected(t *testing.T) {
 		h := newHub(t)
 		c := dial(t, h, func(o *sentelite.Options) { o.BackoffBase, o.BackoffMax = time.Hour, time.Hour })
 		h.dropAll()
-		waitFor(t, "the drop", 5*time.Second, func() bool { return !c.Connected() })
+		testutil.Eventually(t, 0, func() bool { return !c.Connected() }, "the drop")
 		if err := c.Send(wire.Event{ID: "test/x"}); err != sentelite.ErrNotConnected {
 			t.Errorf("Send: %v", err)
 		}
@@ -492,19 +494,19 @@ func TestSendWhileDisconnected(t *testing.T) {
 			o.BackoffBase, o.BackoffMax = 100*time.Millisecond, 100*time.Millisecond
 		})
 		h.dropAll()
-		waitFor(t, "the drop", 5*time.Second, func() bool { return !c.Connected() })
+		testutil.Eventually(t, 0, func() bool { return !c.Connected() }, "the drop")
 		if err := c.Send(wire.Event{ID: "test/queued", Data: 1}); err != nil {
 			t.Fatalf("Send: %v", err)
 		}
-		waitFor(t, "the queued frame", 5*time.Second, func() bool { return h.count("test/queued") == 1 })
+		testutil.Eventually(t, 0, func() bool { return h.count("test/queued") == 1 }, "the queued frame")
 	})
 	t.Run("no reconnect: ErrClosed", func(t *testing.T) {
 		for _, q := range []int{0, 4} {
 			h := newHub(t)
 			c := dial(t, h, func(o *sentelite.Options) { o.Reconnect = false; o.SendQueue = q })
 			h.dropAll()
-			waitFor(t, "the drop", 5*time.Second, func() bool { return !c.Connected() })
-			waitFor(t, "ErrClosed", 5*time.Second, func() bool { return c.Send(wire.Event{ID: "test/x"}) == sentelite.ErrClosed })
+			testutil.Eventually(t, 0, func() bool { return !c.Connected() }, "the drop")
+			testutil.Eventually(t, 0, func() bool { return c.Send(wire.Event{ID: "test/x"}) == sentelite.ErrClosed }, "ErrClosed")
 			if _, err := c.Take(context.Background(), "test/x", nil); err != sentelite.ErrClosed {
 				t.Errorf("queue=%d: Take after the end: %v", q, err)
 			}

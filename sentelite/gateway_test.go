@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"reflect"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/gatewaytest"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -360,7 +360,7 @@ func TestGatewayReconnectAfterRestart(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no OnClose after the gateway stopped")
 	}
-	waitFor(t, "the client to notice", 5*time.Second, func() bool { return !c.Connected() })
+	testutil.Eventually(t, 0, func() bool { return !c.Connected() }, "the client to notice")
 
 	g2 := startRealGateway(t, func(cfg *gateway.Config) { cfg.HTTPPort = port })
 	var hs wire.Handshake
@@ -435,7 +435,7 @@ func TestGatewayHeartbeatReapsSilentClient(t *testing.T) {
 	c.On(sentelite.HandlerOptions{EventID: wire.EvPing, Callback: func(sentelite.Message) { pings.Add(1) }})
 	uid := c.UID()
 
-	waitFor(t, "the silent client reaped", 5*time.Second, func() bool { return g.stat(t, "heartbeat-closes") == 1 })
+	testutil.Eventually(t, 0, func() bool { return g.stat(t, "heartbeat-closes") == 1 }, "the silent client reaped")
 	select {
 	case err := <-silentEnd:
 		var ce *websocket.CloseError
@@ -487,7 +487,7 @@ func TestGatewaySlowConsumerClosedOthersKeepReceiving(t *testing.T) {
 	if err := slow.WriteMessage(websocket.TextMessage, []byte(`[:sente-lite/subscribe {:channel-id "firehose"}]`)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the slow consumer subscribed", 5*time.Second, func() bool { return g.channelSubscribers(t, "firehose") == 1 })
+	testutil.Eventually(t, 0, func() bool { return g.channelSubscribers(t, "firehose") == 1 }, "the slow consumer subscribed")
 
 	var mu sync.Mutex
 	var seqs []int64
@@ -530,11 +530,12 @@ func TestGatewaySlowConsumerClosedOthersKeepReceiving(t *testing.T) {
 	}
 	t.Logf("the slow consumer was closed at message %d", closedAt)
 
-	waitFor(t, fmt.Sprintf("all %d messages at the fast subscriber", sent), 20*time.Second, func() bool {
+	testutil.Eventually(t, 0, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(seqs) >= sent
-	})
+	}, "all %d messages at the fast subscriber", sent)
+
 	mu.Lock()
 	for i, s := range seqs {
 		if s != int64(i) {
@@ -554,7 +555,8 @@ func TestGatewaySlowConsumerClosedOthersKeepReceiving(t *testing.T) {
 	}
 	// The hub forgets the slow consumer's subscription once its read loop
 	// ends, which waits for the close frame on the congested socket (up to 1s).
-	waitFor(t, "the slow consumer's subscription dropped", 5*time.Second, func() bool {
+	testutil.Eventually(t, 0, func() bool {
 		return g.channelSubscribers(t, "firehose") == 1
-	})
+	}, "the slow consumer's subscription dropped")
+
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -19,12 +20,12 @@ func TestQueueUnderCapacity(t *testing.T) {
 			t.Fatalf("Send %d: %v", i, err)
 		}
 	}
-	waitFor(t, "10 frames sent", 5*time.Second, func() bool { return c.QueueStats().Sent == 10 })
+	testutil.Eventually(t, 0, func() bool { return c.QueueStats().Sent == 10 }, "10 frames sent")
 	want := sentelite.QueueStats{Enqueued: 10, Sent: 10}
 	if got := c.QueueStats(); got != want {
 		t.Errorf("QueueStats %+v, want %+v", got, want)
 	}
-	waitFor(t, "the hub to read them", 5*time.Second, func() bool { return h.count("test/n") == 10 })
+	testutil.Eventually(t, 0, func() bool { return h.count("test/n") == 10 }, "the hub to read them")
 }
 
 func TestQueueRejectsWhenServerStopsReading(t *testing.T) {
@@ -63,12 +64,12 @@ func TestQueueRejectsWhenServerStopsReading(t *testing.T) {
 	}
 
 	h.stallReads.Store(false)
-	waitFor(t, "the queue to drain", 10*time.Second, func() bool { return c.QueueStats().Depth == 0 })
+	testutil.Eventually(t, 0, func() bool { return c.QueueStats().Depth == 0 }, "the queue to drain")
 	st = c.QueueStats()
 	if st.Sent != st.Enqueued || st.Errors != 0 {
 		t.Errorf("stats after draining: %+v", st)
 	}
-	waitFor(t, "every frame at the hub", 10*time.Second, func() bool { return int64(h.count("test/big")) == st.Sent })
+	testutil.Eventually(t, 0, func() bool { return int64(h.count("test/big")) == st.Sent }, "every frame at the hub")
 	if err := c.Send(wire.Event{ID: "test/after"}); err != nil {
 		t.Errorf("Send after draining: %v", err)
 	}

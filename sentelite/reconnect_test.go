@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -112,7 +113,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	if err := c.Publish("room", "back", false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a message after resubscribing", 5*time.Second, func() bool { return msgs.len() == 1 })
+	testutil.Eventually(t, 0, func() bool { return msgs.len() == 1 }, "a message after resubscribing")
 
 	// Backoff: the delays double from BackoffBase up to BackoffMax.
 	var delays []time.Duration
@@ -155,7 +156,7 @@ func TestPingTimeoutDropsASilentServer(t *testing.T) {
 		t.Errorf("the client sent no ping before giving up")
 	}
 	h.noPong.Store(false)
-	waitFor(t, "the reconnect", 5*time.Second, func() bool { return c.Connected() && c.UID() != uid })
+	testutil.Eventually(t, 0, func() bool { return c.Connected() && c.UID() != uid }, "the reconnect")
 }
 
 func TestClientPingsKeepTheConnection(t *testing.T) {
@@ -171,7 +172,7 @@ func TestClientPingsKeepTheConnection(t *testing.T) {
 	var all collector
 	c.On(sentelite.HandlerOptions{Callback: all.add})
 	// 60 pings take longer than PingTimeout: only the pongs kept it open.
-	waitFor(t, "60 pings", 20*time.Second, func() bool { return h.count("[:chsk/ws-ping]") >= 60 })
+	testutil.Eventually(t, 0, func() bool { return h.count("[:chsk/ws-ping]") >= 60 }, "60 pings")
 	select {
 	case err := <-closed:
 		t.Fatalf("dropped although the server answers pings: %v", err)
@@ -191,7 +192,7 @@ func TestServerPingsAnswered(t *testing.T) {
 		c := dial(t, h, func(o *sentelite.Options) { o.SendQueue = q })
 		var all collector
 		c.On(sentelite.HandlerOptions{Callback: all.add})
-		waitFor(t, "pongs", 5*time.Second, func() bool { return h.count("[:chsk/ws-pong]") >= 5 })
+		testutil.Eventually(t, 0, func() bool { return h.count("[:chsk/ws-pong]") >= 5 }, "pongs")
 		if all.len() != 0 {
 			t.Errorf("queue=%d: pings reached the catch-all handler: %v", q, all.ids())
 		}
@@ -220,7 +221,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		c.On(sentelite.HandlerOptions{EventID: "test/x", Once: true, Timeout: time.Hour, Callback: func(sentelite.Message) {}})
 		uid := c.UID()
 		h.dropAll()
-		waitFor(t, "the reconnect", 5*time.Second, func() bool { return c.Connected() && c.UID() != uid })
+		testutil.Eventually(t, 0, func() bool { return c.Connected() && c.UID() != uid }, "the reconnect")
 		if _, err := c.Request(ctx, wire.Event{ID: "test/echo", Data: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -256,5 +257,5 @@ func TestOversizedFrameDropsTheConnection(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("an oversized frame was accepted")
 	}
-	waitFor(t, "the reconnect", 5*time.Second, func() bool { return c.Connected() && c.UID() != uid })
+	testutil.Eventually(t, 0, func() bool { return c.Connected() && c.UID() != uid }, "the reconnect")
 }
