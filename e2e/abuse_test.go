@@ -34,6 +34,7 @@ import (
 
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/simruntime"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/wire"
 )
@@ -609,7 +610,7 @@ func abuseTaggedRuntime(t *testing.T, g *faultGW) *websocket.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	collect(t, ed, nrepl.Msg{"op": "sente/select-runtime", "session": session, "runtime": id}, 5*time.Second)
+	testutil.Collect(t, ed, nrepl.Msg{"op": "sente/select-runtime", "session": session, "runtime": id}, 5*time.Second)
 	_, ch, err := ed.Send(ctxFor(t, 10*time.Second), nrepl.Msg{"op": "eval", "code": "(tagged)", "id": "tag-1", "session": session})
 	if err != nil {
 		t.Fatal(err)
@@ -654,7 +655,7 @@ func abuseTaggedRuntime(t *testing.T, g *faultGW) *websocket.Conn {
 	for r := range ch {
 		rs = append(rs, r)
 	}
-	if v := joined(rs, "value"); v != "#foo/bar 1" || faultCountDone(rs) != 1 {
+	if v := testutil.Joined(rs, "value"); v != "#foo/bar 1" || faultCountDone(rs) != 1 {
 		t.Errorf("a tagged value reached the editor as %q: %v", v, rs)
 	}
 	return conn

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 )
 
@@ -173,7 +174,7 @@ func testComplete(t *testing.T, g *gw) {
 	// The reference nrepl key is "prefix"; "symbol" alone is what some editors
 	// send. Both must reach the runtime as a query.
 	for _, key := range []string{"prefix", "symbol"} {
-		rs := collect(t, c, nrepl.Msg{"op": "complete", key: "mapc", "ns": "user"}, evalBound)
+		rs := testutil.Collect(t, c, nrepl.Msg{"op": "complete", key: "mapc", "ns": "user"}, evalBound)
 		found := false
 		for _, r := range rs {
 			list, _ := r["completions"].([]any)
@@ -194,13 +195,13 @@ func testComplete(t *testing.T, g *gw) {
 func testLoadFile(t *testing.T, g *gw) {
 	c := g.editor(t)
 	file := "(ns user)\n(defn e2e-twice [x] (* 2 x))\n(defn e2e-greet [s] (str \"hello \" s))\n"
-	rs := collect(t, c, nrepl.Msg{"op": "load-file", "id": "lf-1", "file": file,
+	rs := testutil.Collect(t, c, nrepl.Msg{"op": "load-file", "id": "lf-1", "file": file,
 		"file-path": "/tmp/e2e/user.cljs", "file-name": "user.cljs"}, evalBound)
 	t.Logf("load-file -> %v", rs)
 	if st := statuses(rs); !slices.Contains(st, "done") || slices.Contains(st, "error") {
 		t.Fatalf("load-file status %q: %v", st, rs)
 	}
-	if v := joined(rs, "value"); v != "#'user/e2e-greet" {
+	if v := testutil.Joined(rs, "value"); v != "#'user/e2e-greet" {
 		t.Errorf("load-file value = %q, want the last form's var #'user/e2e-greet", v)
 	}
 	for _, r := range rs {
@@ -214,8 +215,8 @@ func testLoadFile(t *testing.T, g *gw) {
 	}
 
 	// A file that fails to load ends in err + done, not in silence.
-	rs = collect(t, c, nrepl.Msg{"op": "load-file", "file": "(defn broken [] (undefined-thing))"}, evalBound)
-	if st := statuses(rs); !hasAll(st, "eval-error", "done") || !strings.Contains(joined(rs, "err"), "undefined-thing") {
+	rs = testutil.Collect(t, c, nrepl.Msg{"op": "load-file", "file": "(defn broken [] (undefined-thing))"}, evalBound)
+	if st := statuses(rs); !hasAll(st, "eval-error", "done") || !strings.Contains(testutil.Joined(rs, "err"), "undefined-thing") {
 		t.Errorf("broken load-file: %v", rs)
 	}
 }
@@ -346,7 +347,7 @@ wait:
 	if st := statuses(rs); !hasAll(st, "done", "error", "runtime-gone") {
 		t.Errorf("status %q, want done, error, runtime-gone", st)
 	}
-	if e := joined(rs, "err"); !strings.Contains(e, "disconnected before answering") {
+	if e := testutil.Joined(rs, "err"); !strings.Contains(e, "disconnected before answering") {
 		t.Errorf("err %q does not say the runtime left", e)
 	}
 	for _, r := range rs {
@@ -384,7 +385,7 @@ func testInfo(t *testing.T, g *gw) {
 	c := g.editor(t)
 	eval(t, c, "", `(defn e2e-documented "Doc here." [x y] x)`, nil)
 	for _, op := range []string{"info", "eldoc", "lookup"} {
-		rs := collect(t, c, nrepl.Msg{"op": op, "sym": "e2e-documented", "ns": "user"}, evalBound)
+		rs := testutil.Collect(t, c, nrepl.Msg{"op": op, "sym": "e2e-documented", "ns": "user"}, evalBound)
 		t.Logf("%s e2e-documented -> %v", op, rs)
 		if st := statuses(rs); !slices.Equal(st, []string{"done"}) {
 			t.Errorf("%s: status %q, want [done]", op, st)
@@ -403,7 +404,7 @@ func testInfo(t *testing.T, g *gw) {
 		if name != "e2e-documented" || doc != "Doc here." || (args != "([x y])" && args != "[[x y]]") {
 			t.Errorf("%s: want name, doc and arglists of e2e-documented: %v", op, rs)
 		}
-		rs = collect(t, c, nrepl.Msg{"op": op, "sym": "map", "ns": "user"}, evalBound)
+		rs = testutil.Collect(t, c, nrepl.Msg{"op": op, "sym": "map", "ns": "user"}, evalBound)
 		if st := statuses(rs); !slices.Contains(st, "done") || !strings.Contains(fmt.Sprint(rs), "clojure.core") {
 			t.Errorf("%s map: want done and namespace clojure.core: %v", op, rs)
 		}
@@ -474,7 +475,7 @@ func testInterrupt(t *testing.T, g *gw) {
 // unknown-op status itself.
 func testUnknownOp(t *testing.T, g *gw) {
 	c := g.editor(t)
-	rs := collect(t, c, nrepl.Msg{"op": "e2e-frobnicate", "id": "u1"}, evalBound)
+	rs := testutil.Collect(t, c, nrepl.Msg{"op": "e2e-frobnicate", "id": "u1"}, evalBound)
 	t.Logf("unknown op -> %v", rs)
 	if st := statuses(rs); !hasAll(st, "done", "error", "unknown-op") {
 		t.Errorf("unknown op ended with status %q, want done, error and unknown-op (protocols.md §1)", st)

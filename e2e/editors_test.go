@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/repl"
 )
@@ -465,8 +466,8 @@ func converse(t *testing.T, tg target, ed editorProfile) {
 	if outAt < 0 || valAt < 0 || outAt > valAt {
 		t.Errorf("println: want out \"hello ada\" before value \"hi ada\": %v", rs)
 	}
-	if joined(rs, "out") != "hello ada\n" {
-		t.Errorf("println: out %q, want %q", joined(rs, "out"), "hello ada\n")
+	if testutil.Joined(rs, "out") != "hello ada\n" {
+		t.Errorf("println: out %q, want %q", testutil.Joined(rs, "out"), "hello ada\n")
 	}
 
 	// The session stays where the buffer eval left it; *1 follows its values.
@@ -499,7 +500,7 @@ func converse(t *testing.T, tg target, ed editorProfile) {
 	if !strings.HasPrefix(ex, "class ") || !strings.Contains(ex, "ExceptionInfo") || !strings.HasPrefix(rootEx, "class ") {
 		t.Errorf("error: ex %q root-ex %q", ex, rootEx)
 	}
-	errText := joined(rs, "err")
+	errText := testutil.Joined(rs, "err")
 	if !strings.Contains(errText, "boom") || !strings.HasSuffix(errText, "\n") || strings.HasPrefix(errText, `"`) || strings.Contains(errText, "#error") {
 		t.Errorf("error: err %q is not readable text ending in a newline", errText)
 	}
@@ -566,8 +567,8 @@ func converse(t *testing.T, tg target, ed editorProfile) {
 	// keeps it); the JVM has no console.
 	if tg.browser {
 		rs = repl(`(do (js/console.log "clog-marker" 1) 2)`)
-		if joined(rs, "out") != "clog-marker 1\n" || !slices.Equal(values(rs), []string{"2"}) {
-			t.Errorf("console.log during an eval: out %q values %v", joined(rs, "out"), values(rs))
+		if testutil.Joined(rs, "out") != "clog-marker 1\n" || !slices.Equal(values(rs), []string{"2"}) {
+			t.Errorf("console.log during an eval: out %q values %v", testutil.Joined(rs, "out"), values(rs))
 		}
 	}
 
@@ -579,7 +580,7 @@ func converse(t *testing.T, tg target, ed editorProfile) {
 	if tg.laterWithNextEval {
 		found := false
 		for deadline := time.Now().Add(evalBound); !found && time.Now().Before(deadline); {
-			found = strings.Contains(joined(repl(":poll"), "out"), "tick-marker")
+			found = strings.Contains(testutil.Joined(repl(":poll"), "out"), "tick-marker")
 		}
 		if !found {
 			t.Errorf("output printed after an evaluation never reached the editor with a later one")

@@ -35,6 +35,7 @@ import (
 	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/internal/peers"
 	"github.com/sente-clj/sente/internal/simruntime"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 )
 
@@ -234,7 +235,7 @@ func faultStartCanary(t *testing.T, g *faultGW, runtimeID string) *faultCanary {
 		t.Fatal(err)
 	}
 	if runtimeID != "" {
-		rs := collect(t, c, nrepl.Msg{"op": "sente/select-runtime", "session": session, "runtime": runtimeID}, 5*time.Second)
+		rs := testutil.Collect(t, c, nrepl.Msg{"op": "sente/select-runtime", "session": session, "runtime": runtimeID}, 5*time.Second)
 		if slices.Contains(statuses(rs), "error") {
 			t.Fatalf("canary could not select runtime %s: %v", runtimeID, rs)
 		}
@@ -414,7 +415,7 @@ func TestFaultGatewayRestart(t *testing.T) {
 		if !hasAll(st, "done", "error", "shutdown") || slices.Contains(st, "disconnected") {
 			t.Errorf("editor %d request %s: statuses %q, want the gateway's shutdown done before the socket closed: %v", p.editor, p.id, st, rs)
 		}
-		if e := joined(rs, "err"); !strings.Contains(e, "shutting down") {
+		if e := testutil.Joined(rs, "err"); !strings.Contains(e, "shutting down") {
 			t.Errorf("editor %d request %s: err %q does not say the gateway is shutting down", p.editor, p.id, e)
 		}
 		if n := faultCountDone(rs); n != 1 {
@@ -947,14 +948,14 @@ func TestFaultEditorsWhileRuntimesChurn(t *testing.T) {
 			}
 			want := fmt.Sprintf("(editor %d request %d)", e, n)
 			st := statuses(rs)
-			errText := joined(rs, "err")
-			if v := joined(rs, "value"); v != "" && v != want {
+			errText := testutil.Joined(rs, "err")
+			if v := testutil.Joined(rs, "value"); v != "" && v != want {
 				report("editor %d request %s got value %q, want %q (someone else's answer): %v", e, id, v, want, rs)
 				continue
 			}
 			switch {
 			case !slices.Contains(st, "error"):
-				if joined(rs, "value") != want {
+				if testutil.Joined(rs, "value") != want {
 					report("editor %d request %s: done without its value or an error: %v", e, id, rs)
 				}
 				results[e].values++
@@ -1091,8 +1092,8 @@ func faultCrashUnderThree(t *testing.T, b *peers.Browser, path string) {
 						if st := statuses(rs); !hasAll(st, "done", "error", "runtime-gone") || faultCountDone(rs) != 1 {
 							t.Errorf("%s: statuses %q, want one done with runtime-gone: %v", w.id, st, rs)
 						}
-						if !strings.Contains(joined(rs, "err"), "disconnected before answering") {
-							t.Errorf("%s: err %q does not say the runtime left", w.id, joined(rs, "err"))
+						if !strings.Contains(testutil.Joined(rs, "err"), "disconnected before answering") {
+							t.Errorf("%s: err %q does not say the runtime left", w.id, testutil.Joined(rs, "err"))
 						}
 						for _, r := range rs {
 							if r.Str("id") != w.id {

@@ -178,32 +178,10 @@ func eval(t *testing.T, c *nrepl.Client, session, code string, extra nrepl.Msg) 
 	return res
 }
 
-// collect sends m and returns every response up to and including done.
-func collect(t *testing.T, c *nrepl.Client, m nrepl.Msg, within time.Duration) []nrepl.Msg {
-	t.Helper()
-	ctx := ctxFor(t, within)
-	_, ch, err := c.Send(ctx, m)
-	if err != nil {
-		t.Fatalf("send %v: %v", m, err)
-	}
-	var out []nrepl.Msg
-	for r := range ch {
-		out = append(out, r)
-	}
-	if len(out) == 0 || !out[len(out)-1].HasStatus("done") {
-		t.Fatalf("request %v ended without done within %v (ctx: %v): %v", m, within, ctx.Err(), out)
-	}
-	return out
-}
-
-func joined(rs []nrepl.Msg, key string) string {
-	var b strings.Builder
-	for _, r := range rs {
-		b.WriteString(r.Str(key))
-	}
-	return b.String()
-}
-
+// statuses is each distinct status of the responses, in first-seen order;
+// unlike testutil.Statuses it lists a status once however many responses
+// carry it. The e2e assertions (e.g. slices.Equal(st, []string{"done"})) were
+// written against that set, so it stays.
 func statuses(rs []nrepl.Msg) []string {
 	var out []string
 	for _, r := range rs {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sente-clj/sente/gateway"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 )
 
@@ -56,7 +57,7 @@ func TestNoRuntime(t *testing.T) {
 	} {
 		t.Run(tc.name+" fails after runtime-wait", func(t *testing.T) {
 			start := time.Now()
-			rs := collect(t, c, tc.msg, 5*wait)
+			rs := testutil.Collect(t, c, tc.msg, 5*wait)
 			took := time.Since(start)
 			t.Logf("%s answered after %v: %v", tc.name, took.Round(time.Millisecond), rs)
 			if took < wait-50*time.Millisecond || took > wait+2*time.Second {
@@ -65,7 +66,7 @@ func TestNoRuntime(t *testing.T) {
 			if st := statuses(rs); !hasAll(st, "done", "error", "no-runtime") {
 				t.Errorf("status %q, want done, error, no-runtime", st)
 			}
-			e := joined(rs, "err")
+			e := testutil.Joined(rs, "err")
 			if !strings.Contains(e, "no browser runtime") || !strings.Contains(e, g.PageURL()) {
 				t.Errorf("err %q does not name the problem and the page %s", e, g.PageURL())
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 )
 
@@ -103,11 +104,11 @@ func TestSeedBundleEvaluates(t *testing.T) {
 			}
 			res := eval(t, c, "", "(throw (ex-info \"boom\" {}))", nil)
 			// Through sente's REPL helper, as the JVM answers: eval-error, the message in err.
-			if !slices.Contains(res.Status, "eval-error") || !strings.Contains(joined(res.Responses, "err"), "boom") {
+			if !slices.Contains(res.Status, "eval-error") || !strings.Contains(testutil.Joined(res.Responses, "err"), "boom") {
 				t.Errorf("a throw gave %v", res.Responses)
 			}
 			// An op scittle.nrepl.js lacks: it echoes the request back.
-			rs := collect(t, c, nrepl.Msg{"op": "sente-test/no-such-op"}, evalBound)
+			rs := testutil.Collect(t, c, nrepl.Msg{"op": "sente-test/no-such-op"}, evalBound)
 			if st := statuses(rs); !slices.Contains(st, "unknown-op") || !slices.Contains(st, "done") {
 				t.Errorf("an op the runtime lacks ended with %v", rs)
 			}
@@ -119,12 +120,12 @@ func TestSeedBundleEvaluates(t *testing.T) {
 		}},
 		{"a runtime that echoes the request", true, func(t *testing.T, g *gw, c *nrepl.Client) {
 			start := time.Now()
-			rs := collect(t, c, nrepl.Msg{"op": "eval", "code": "(+ 1 2)"}, evalBound)
+			rs := testutil.Collect(t, c, nrepl.Msg{"op": "eval", "code": "(+ 1 2)"}, evalBound)
 			st := statuses(rs)
 			if !slices.Contains(st, "done") || !slices.Contains(st, "error") {
 				t.Errorf("statuses %v, want done and error", st)
 			}
-			if err := joined(rs, "err"); !strings.Contains(err, "echoed the request") {
+			if err := testutil.Joined(rs, "err"); !strings.Contains(err, "echoed the request") {
 				t.Errorf("err %q: want it to say the runtime echoed the request", err)
 			}
 			if slices.Contains(st, "timeout") {
