@@ -13,7 +13,7 @@ import (
 )
 
 // chskRuntime is a minimal runtime of kind sente-lite: a /chsk client that
-// answers [:nrepl/request ...] as the seed's browser bundle does. It reads the
+// answers [:nrepl/request ...] as sente-lite's published browser bundle does. It reads the
 // request from :edn (or from the plain keys), answers eval with the code as
 // the value and everything else (the gateway's describe probe included) with
 // done, each as [:nrepl/response {:edn "..."}] carrying the request's id.

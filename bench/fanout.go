@@ -35,7 +35,7 @@ type FanoutConfig struct {
 	Others []*Gateway
 	// Batch makes the subscribers ask for batch frames (/chsk?batch=1), as
 	// sente's own clients do; without it they get one event per frame, as
-	// the seed's clients need.
+	// sente-lite's published clients need.
 	Batch bool
 }
 

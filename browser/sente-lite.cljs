@@ -18,7 +18,8 @@
     (close! c)
 
   Wire: EDN text frames, one event [:ns/id data] (or a batch [[ev1] [ev2]], or a
-  reply [data \"cb-id\"]) per frame; see protocols.md section 3."
+  reply [data \"cb-id\"]) per frame, as sente-lite's published Scittle client
+  speaks it."
   (:require [clojure.edn :as edn]))
 
 (def default-opts

@@ -468,7 +468,7 @@ func testInterrupt(t *testing.T, g *gw) {
 	}
 }
 
-// testUnknownOp: protocols.md §1 says an unknown op ends in done with status
+// testUnknownOp: the nREPL protocol says an unknown op ends in done with status
 // ["done" "error" "unknown-op"]. The gateway forwards ops it does not know to the
 // runtime, and stock Scittle answers them with {:err "unknown-op" :status ["error"
 // "done"]} merged into a copy of the request, so the gateway has to supply the
@@ -478,7 +478,7 @@ func testUnknownOp(t *testing.T, g *gw) {
 	rs := testutil.Collect(t, c, nrepl.Msg{"op": "e2e-frobnicate", "id": "u1"}, evalBound)
 	t.Logf("unknown op -> %v", rs)
 	if st := statuses(rs); !hasAll(st, "done", "error", "unknown-op") {
-		t.Errorf("unknown op ended with status %q, want done, error and unknown-op (protocols.md §1)", st)
+		t.Errorf("unknown op ended with status %q, want done, error and unknown-op, as the nREPL protocol has it", st)
 	}
 	for _, r := range rs {
 		if r.Str("id") != "u1" {

@@ -19,8 +19,8 @@ import (
 	"github.com/sente-clj/sente/repl"
 )
 
-// These tests replay what CIDER, Calva and Conjure send (protocols.md §6, read
-// from their sources) against the gateway with a real Chromium page of each
+// These tests replay what CIDER, Calva and Conjure send (as read from
+// their sources) against the gateway with a real Chromium page of each
 // kind, and against the reference JVM nREPL as the baseline: every check
 // below holds on all three targets, except where the comment says a browser
 // cannot do what the JVM does.

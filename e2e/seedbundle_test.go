@@ -15,7 +15,7 @@ import (
 	"github.com/sente-clj/sente/nrepl"
 )
 
-// seedBundlePage behaves as the seed's shipped browser bundle
+// seedBundlePage behaves as sente-lite's published browser bundle
 // (dist/sente-lite-nrepl.cljs with nrepl-sente.browser-adapter) does, written
 // afresh from what it is observed to do, not copied:
 //   - a fake window.ws_nrepl is installed before scittle.nrepl.js loads, so
@@ -84,7 +84,7 @@ func seedBundlePage(chskAddr string, stringOp bool) string {
 </head><body data-state="connecting" data-lost="0"><h1>seed bundle</h1></body></html>`, chskAddr, stringOp)
 }
 
-// TestSeedBundleEvaluates: the seed's browser bundle, as shipped, is a
+// TestSeedBundleEvaluates: sente-lite's published browser bundle, as shipped, is a
 // runtime editors evaluate in; one that does not understand the request ends
 // the editor's request at once with an error and done, not at --eval-timeout
 // (ten minutes here, far beyond the test's own bound).

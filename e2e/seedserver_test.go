@@ -17,13 +17,13 @@ import (
 
 // TestSenteToolsAgainstSeedServer runs sente's command-line tools (the code
 // behind sente publish and sente send) and its Go client against a server
-// that behaves as the seed's nbb server does (testdata/nbb/seed_server.cljs):
+// that behaves as sente-lite's published nbb server does (testdata/nbb/seed_server.cljs):
 // it never answers the callback form.
 func TestSenteToolsAgainstSeedServer(t *testing.T) {
 	srv := nbbHubRun(t, "seed_server.cljs")
 	port, ok := srv.expect("port").(int64)
 	if !ok {
-		t.Fatal("the seed server printed no port")
+		t.Fatal("the sente-lite nbb server printed no port")
 	}
 	url := fmt.Sprintf("ws://127.0.0.1:%d/chsk", port)
 
@@ -31,13 +31,13 @@ func TestSenteToolsAgainstSeedServer(t *testing.T) {
 	defer cancel()
 	sub, err := sentelite.Dial(ctx, sentelite.DefaultOptions(url))
 	if err != nil {
-		t.Fatalf("the Go client cannot connect to the seed server: %v", err)
+		t.Fatalf("the Go client cannot connect to the sente-lite nbb server: %v", err)
 	}
 	defer sub.Close()
 	got := make(chan any, 16)
 	sub.OnChannel("news", func(m sentelite.ChannelMessage) { got <- m.Data })
 	if err := sub.Subscribe(ctx, "news"); err != nil {
-		t.Fatalf("subscribe on the seed server: %v", err)
+		t.Fatalf("subscribe on the sente-lite nbb server: %v", err)
 	}
 	exitCode := func(err error) int {
 		var ec interface{ ExitCode() int }

@@ -507,7 +507,8 @@ func TestNATSURLChecked(t *testing.T) {
 // TestBusDeliveryHonoursBatching: messages from another instance reach each
 // local subscriber the way it asked for them at connect time: batch frames
 // only for a client that came with ?batch=1, one event per frame for the
-// seed's clients (which would lose a batch frame's events), all in order.
+// sente-lite's published clients (which would lose a batch frame's events),
+// all in order.
 func TestBusDeliveryHonoursBatching(t *testing.T) {
 	p := startPair(t, nil)
 	pub := connect(t, p.a, "news")

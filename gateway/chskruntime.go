@@ -34,9 +34,9 @@ func (h *hub) sendProbe(c *chskConn) {
 
 // queueNREPL sends [:nrepl/request m] with both shapes found in the wild, and
 // a keyword :op in both, since scittle.nrepl.js dispatches on a keyword:
-//   - the plain keys, which the seed's shipped browser bundle hands to
+//   - the plain keys, which sente-lite's published browser bundle hands to
 //     scittle.nrepl.js as (pr-str data) and its Babashka/nbb peers read;
-//   - the request as an EDN string under :edn, which the seed's nREPL module
+//   - the request as an EDN string under :edn, which sente-lite's nREPL module
 //     source and sente's own bundle read.
 func (h *hub) queueNREPL(c *chskConn, m nrepl.Msg) error {
 	frame, err := encodeNREPLRequest(m)
@@ -129,7 +129,7 @@ func notAnAnswer(rt *Runtime, m nrepl.Msg) (text string, statuses []string, ok b
 }
 
 // decodeNREPLResponse reads the data of [:nrepl/response data]. The plain keys
-// (the seed's runtimes: {:value "3" :status [:done] :id ...}) win over an :edn
+// (sente-lite's published runtimes: {:value "3" :status [:done] :id ...}) win over an :edn
 // string (the wrapped shape {:edn "{...}"}), so that a runtime that echoes a
 // request, :edn and all, is read by its plain :status and not as the
 // request. id is the response's id as far as it could be read, also when err

@@ -16,7 +16,7 @@ import (
 )
 
 // TestChskRuntimeResponseShapes: a /chsk runtime's answers in every shape the
-// seed's code and sente's own bundle send, and what a runtime sends when it
+// code sente-lite publishes and sente's own bundle send, and what a runtime sends when it
 // did not understand the request. Every request ends with done at once:
 // --eval-timeout is ten minutes here, far beyond the test's bound. The first
 // request the runtime gets is the installation of sente's REPL helper, which
@@ -36,13 +36,13 @@ func TestChskRuntimeResponseShapes(t *testing.T) {
 		wantStatus []string
 		wantErr    string
 	}{
-		{"plain keys, keyword status (the seed's peers)", func(_ map[any]any, id string) []string {
+		{"plain keys, keyword status (sente-lite's published peers)", func(_ map[any]any, id string) []string {
 			return []string{
 				fmt.Sprintf(`[:nrepl/response {:value "3" :id %q :ns "user"}]`, id),
 				fmt.Sprintf(`[:nrepl/response {:status [:done] :id %q :ns "user"}]`, id),
 			}
 		}, "3", []string{"done"}, ""},
-		{"wrapped :edn (sente's bundle, the seed's module)", func(_ map[any]any, id string) []string {
+		{"wrapped :edn (sente's bundle, sente-lite's nREPL module)", func(_ map[any]any, id string) []string {
 			return []string{
 				fmt.Sprintf(`[:nrepl/response {:edn %q}]`, fmt.Sprintf(`{:value "3" :id %q}`, id)),
 				fmt.Sprintf(`[:nrepl/response {:edn %q}]`, fmt.Sprintf(`{:status ["done"] :id %q}`, id)),

@@ -148,7 +148,7 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 // BatchParam is the query parameter by which a /chsk client says it unwraps
 // Sente batch frames [[ev1 ...] [ev2 ...]], e.g. ws://host:port/chsk?batch=1.
 // Only such clients get batches (and only with --batch); every other client
-// gets one event per frame, because the seed's clients read a batch's first
+// gets one event per frame, because sente-lite's published clients read a batch's first
 // element as the event id and silently lose every event in it.
 const BatchParam = "batch"
 
@@ -245,7 +245,7 @@ func (h *hub) readFrame(c *chskConn, typ int, data []byte, bad *int) string {
 	return ""
 }
 
-// pingText is [:chsk/ws-ping] as every client of the seed and of sente sends it.
+// pingText is [:chsk/ws-ping] as every client of sente-lite and of sente sends it.
 const pingText = "[:" + string(wire.EvPing) + "]"
 
 // answerNow sends c its own answer from c's read loop, written at once when c
@@ -381,7 +381,7 @@ func (h *hub) unsubscribe(c *chskConn, data any) map[any]any {
 		}
 	}
 	res := subResult(ch, true, "")
-	// The seed acknowledges with :sente-lite/subscribed too; this says which way.
+	// sente-lite's published server acknowledges with :sente-lite/subscribed too; this says which way.
 	res[edn.Keyword("subscribed")] = false
 	if !was {
 		res[kwError] = "was not subscribed"

@@ -15,7 +15,7 @@ import (
 	"github.com/sente-clj/sente/wire"
 )
 
-// seedClient reads /chsk the way the seed's published clients do (its
+// seedClient reads /chsk the way sente-lite's published clients do (its
 // Scittle and Babashka clients): every frame is read as one vector whose
 // first element is the event id and second the data. A batch frame
 // [[ev1 ...] [ev2 ...]] therefore reads as an event whose id is a vector,
@@ -27,7 +27,7 @@ type seedClient struct {
 	uid  string
 }
 
-// seedEvent is one frame as the seed's client sees it.
+// seedEvent is one frame as sente-lite's published client sees it.
 type seedEvent struct {
 	id   any // edn.Keyword for a real event; a vector for a batch it lost
 	data any
@@ -40,7 +40,7 @@ func dialSeedClient(t *testing.T, g *testGateway, query string) *seedClient {
 	c := &seedClient{t: t, conn: conn}
 	ev := c.next()
 	if ev.id != edn.Keyword(wire.EvHandshake) {
-		t.Fatalf("first frame, as the seed's client reads it, is %s: want the handshake alone", ev.raw)
+		t.Fatalf("first frame, as sente-lite's published client reads it, is %s: want the handshake alone", ev.raw)
 	}
 	uid, _ := ev.data.([]any)
 	if len(uid) < 2 {
@@ -89,7 +89,7 @@ func (c *seedClient) next() seedEvent {
 	}
 	v, err := wire.Parse(data, wire.DefaultLimits())
 	if err != nil {
-		c.t.Fatalf("the seed's client could not read %q: %v", data, err)
+		c.t.Fatalf("sente-lite's published client could not read %q: %v", data, err)
 	}
 	vec, ok := v.([]any)
 	if !ok || len(vec) == 0 {
@@ -102,14 +102,14 @@ func (c *seedClient) next() seedEvent {
 	return ev
 }
 
-// nextApp skips what the seed's client answers by itself or ignores: the
+// nextApp skips what sente-lite's published client answers by itself or ignores: the
 // gateway's nREPL probe (it has no handler) and pings.
 func (c *seedClient) nextApp() seedEvent {
 	c.t.Helper()
 	for {
 		ev := c.next()
 		if _, isKw := ev.id.(edn.Keyword); !isKw {
-			c.t.Fatalf("the seed's client would lose this frame (its first element is not an event id): %.200s", ev.raw)
+			c.t.Fatalf("sente-lite's published client would lose this frame (its first element is not an event id): %.200s", ev.raw)
 		}
 		switch ev.id {
 		case edn.Keyword(wire.EvNREPLRequest), edn.Keyword(wire.EvPing):
@@ -164,7 +164,7 @@ func (b *batchReader) nextApp() wire.Event {
 }
 
 // TestHubSeedClientLosesNothing: the hub sends batch frames only to clients
-// that ask with ?batch=1; the seed's clients, which read every frame as one
+// that ask with ?batch=1; sente-lite's published clients, which read every frame as one
 // event, get every event of a burst, one per frame and in order, whatever
 // --batch says. Without TLS the writer frames through a corkConn; under TLS
 // through gorilla into the *tls.Conn: both deliver the same.

@@ -1,14 +1,15 @@
 // Package sentelite is the Go client of the sente-lite WebSocket protocol
-// (protocols.md §3): it dials a server's /chsk endpoint, waits for the
-// [:chsk/handshake ...] that names the connection's ephemeral uid, answers the
-// server's heartbeat pings, unwraps batches and [:chsk/recv ...] pushes, and
-// hands every application event to a registry of handlers (the seed's
-// on!/off!/take!), matches callback replies to Requests, offers sente-lite's
-// pub/sub (Subscribe, Unsubscribe, Publish), sends through an optional bounded
-// queue with backpressure, and reconnects with exponential backoff and jitter
-// when the connection drops. It is what the sente command line and Go
-// programs use to talk to the gateway's hub, and it interoperates with any
-// Sente-compatible sente-lite server.
+// (EDN event vectors over /chsk, as sente-lite's published Scittle client,
+// github.com/franks42/sente_lite, speaks it): it dials a server's /chsk
+// endpoint, waits for the [:chsk/handshake ...] that names the connection's
+// ephemeral uid, answers the server's heartbeat pings, unwraps batches and
+// [:chsk/recv ...] pushes, and hands every application event to a registry of
+// handlers (sente-lite's on!/off!/take!), matches callback replies to
+// Requests, offers sente-lite's pub/sub (Subscribe, Unsubscribe, Publish),
+// sends through an optional bounded queue with backpressure, and reconnects
+// with exponential backoff and jitter when the connection drops. It is what
+// the sente command line and Go programs use to talk to the gateway's hub,
+// and it interoperates with any Sente-compatible sente-lite server.
 //
 // # Handlers
 //
@@ -25,7 +26,7 @@
 // A once handler is removed when it first matches. If it has a Timeout and
 // nothing matched in time, it is removed and called once with Err ErrTimeout.
 // When the connection drops, and on Close, every once handler still waiting
-// is removed and called once with Err ErrClosed (the seed's {:error :closed}).
+// is removed and called once with Err ErrClosed (sente-lite's {:error :closed}).
 // Timeout and closed notifications are made from other goroutines than the
 // read goroutine; each handler is still called at most once.
 //
@@ -65,8 +66,8 @@
 // with exponential backoff (BackoffBase doubling up to BackoffMax, each delay
 // varied by ±Jitter) until it succeeds or Close is called; OnClose is called
 // for the drop, then OnOpen and OnReconnect for the new connection. The server
-// gives every connection a new uid and keeps nothing from the old one: as the
-// seed's security model has it, the infrastructure restores no state, and the
+// gives every connection a new uid and keeps nothing from the old one: as
+// sente-lite's security model has it, the infrastructure restores no state, and the
 // application decides what to restore. Subscriptions lists the channels this
 // Client subscribed to (and did not unsubscribe from) since it was made, so
 // an application that wants them back resubscribes in OnReconnect:

@@ -19,7 +19,7 @@ type Message struct {
 	Err   error
 }
 
-// HandlerOptions describe a handler (the seed's on! options).
+// HandlerOptions describe a handler (sente-lite's on! options).
 type HandlerOptions struct {
 	// EventID is the event to match; "" matches every event except the
 	// system events :chsk/handshake, :chsk/ws-ping and :chsk/ws-pong.
@@ -221,7 +221,7 @@ func (w *Waiter) Wait(ctx context.Context) (wire.Event, error) {
 func (w *Waiter) Cancel() bool { return w.c.Off(w.id) }
 
 // Take waits for the next event eventID ("" for any non-system event) that
-// pred (may be nil) accepts: the seed's take!. Its once handler is
+// pred (may be nil) accepts: sente-lite's take!. Its once handler is
 // registered when Take is called, so it only sees events read after that;
 // to wait for the answer to something you send, use Expect before sending and
 // Wait after (see the package documentation). ctx bounds the wait; a drop or

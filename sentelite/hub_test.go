@@ -18,7 +18,7 @@ import (
 	"github.com/sente-clj/sente/wire"
 )
 
-// testHub is a small sente-lite server speaking protocols.md §3, with
+// testHub is a small sente-lite server speaking the sente-lite protocol, with
 // switches to misbehave. Every text frame it reads is recorded.
 type testHub struct {
 	t    testing.TB

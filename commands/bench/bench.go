@@ -110,7 +110,7 @@ var scenarios = []Scenario{
 				&cli.IntFlag{Name: "window", Value: def.Window, EnvVars: []string{"SENTE_BENCH_WINDOW"}, Destination: &o.Window, Usage: "publish at most this many messages ahead of the slowest subscriber (keep it under the gateway's --client-queue)"},
 				&cli.Float64Flag{Name: "rate", EnvVars: []string{"SENTE_BENCH_RATE"}, Destination: &o.Rate, Usage: "publish at most this many messages per second (0 = as the window allows)"},
 				&cli.IntFlag{Name: "concurrency", Value: def.Concurrency, EnvVars: []string{"SENTE_BENCH_CONCURRENCY"}, Destination: &o.Concurrency, Usage: "subscribers connecting at once"},
-				&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BENCH_BATCH"}, Destination: &o.Batch, Usage: "subscribers ask for batch frames with /chsk?batch=1, as sente's clients do (--batch=false: one event per frame, as the seed's clients need)"},
+				&cli.BoolFlag{Name: "batch", Value: def.Batch, EnvVars: []string{"SENTE_BENCH_BATCH"}, Destination: &o.Batch, Usage: "subscribers ask for batch frames with /chsk?batch=1, as sente's clients do (--batch=false: one event per frame, as sente-lite's published clients need)"},
 				&cli.IntFlag{Name: "instances", Value: def.Instances, EnvVars: []string{"SENTE_BENCH_INSTANCES"}, Destination: &o.Instances, Usage: "child gateways sharing the channel through --nats; subscribers are spread over them, the publisher is on the first"},
 				&cli.StringFlag{Name: "nats", EnvVars: []string{"SENTE_BENCH_NATS"}, Destination: &o.NATS, Usage: "the NATS server `URL` the child gateways join (needed for --instances 2 or more)"},
 			}

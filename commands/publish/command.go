@@ -26,9 +26,9 @@ func NewCommand(run func(*cli.Context, *Options) error) *cli.Command {
 shell) to every subscriber of CHANNEL. Without EDN, values are read from stdin, one EDN
 value a line (blank lines and ; comments are skipped), and published as they come. Each
 publish is a plain [:sente-lite/publish {...}] event, which every sente-lite server takes,
-the seed's own too. For an acknowledgement from sente's gateway, add --ack: each publish
+sente-lite's published servers too. For an acknowledgement from sente's gateway, add --ack: each publish
 then goes in the callback form and waits for the answer {:channel-id "news" :success true
-:delivered N} (servers that never answer callbacks, like the seed's, then time out).
+:delivered N} (servers that never answer callbacks, like sente-lite's published ones, then time out).
 Nothing is printed on success unless --verbose: "delivered to N" for each publish with
 --ack, "sent" without.
 
@@ -46,7 +46,7 @@ Examples:
 			&cli.BoolFlag{Name: "exclude-self", EnvVars: []string{"SENTE_PUBLISH_EXCLUDE_SELF"}, Destination: &opts.ExcludeSelf,
 				Usage: "publish with :exclude-sender? true (not to this connection, were it subscribed)"},
 			&cli.BoolFlag{Name: "ack", EnvVars: []string{"SENTE_PUBLISH_ACK"}, Destination: &opts.Ack,
-				Usage: "ask for an acknowledgement: send each publish in the callback form and wait for the answer (sente's gateway gives one; the seed's servers do not)"},
+				Usage: "ask for an acknowledgement: send each publish in the callback form and wait for the answer (sente's gateway gives one; sente-lite's published servers do not)"},
 			&cli.BoolFlag{Name: "verbose", EnvVars: []string{"SENTE_PUBLISH_VERBOSE"}, Destination: &opts.Verbose,
 				Usage: `print "delivered to N" for each publish (with --ack), or "sent"`},
 			&cli.DurationFlag{Name: "timeout", Value: send.DefaultTimeout, EnvVars: []string{"SENTE_PUBLISH_TIMEOUT"}, Destination: &opts.Timeout,

@@ -1,7 +1,7 @@
 // Package publish is the `sente publish` command: it publishes EDN values to
 // a sente-lite channel, one from its arguments or one per stdin line. Each
 // goes as a plain [:sente-lite/publish {...}] event, which every sente-lite
-// server takes (the seed's servers never answer the callback form); with Ack
+// server takes (sente-lite's published servers never answer the callback form); with Ack
 // each goes in the callback form instead and waits for the answer, which
 // sente's gateway gives: {:channel-id .. :success true :delivered n}.
 package publish
@@ -122,7 +122,7 @@ func (p *publisher) publish(ctx context.Context, data any) error {
 	if err != nil {
 		return send.WaitError(ctx, p.url, err, p.opts.Timeout,
 			fmt.Sprintf("no answer to publishing on %q", p.channel),
-			"a server that never answers the callback form (the seed's do not) takes sente publish without --ack")
+			"a server that never answers the callback form (sente-lite's published servers do not) takes sente publish without --ack")
 	}
 	if why, refused := send.Refusal(reply); refused {
 		return send.Failedf("the server refused to publish on %q: %s", p.channel, why)

@@ -184,7 +184,7 @@ func TestServerAnswers(t *testing.T) {
 			b, _ := wire.EncodeReply(map[edn.Keyword]any{"channel-id": "news", "success": false, "error": "not allowed"}, cb)
 			return string(b)
 		}, 1, `\Athe server refused to publish on "news": not allowed\z`, ""},
-		{"never answers", func(string) string { return "" }, 1, `\Ano answer to publishing on "news" within 200ms \(--timeout\): a server that never answers the callback form \(the seed's do not\) takes sente publish without --ack\z`, ""},
+		{"never answers", func(string) string { return "" }, 1, `\Ano answer to publishing on "news" within 200ms \(--timeout\): a server that never answers the callback form \(sente-lite's published servers do not\) takes sente publish without --ack\z`, ""},
 		{"answers without a count", func(cb string) string { return `[true "` + cb + `"]` }, 0, ``, "published\n"},
 		{"drops the connection", nil, 2, `\Alost the connection to ws://`, ""},
 	}

@@ -33,7 +33,7 @@ reply, as EDN on one line. --expect EVENT-ID waits, after each send, for the fir
 with that id and prints it as an event vector; a :sente-lite/error event from the server
 ends that wait as an error. The gateway answers an event with [:sente-lite/echo {...}],
 a callback event with a reply holding the same echo map. Servers that never answer the
-callback form (the seed's do not) make --reply fail after --timeout.
+callback form (sente-lite's published servers do not) make --reply fail after --timeout.
 
 Exit status: 0 ok; 1 the server reported an error (a :sente-lite/error event, or a
 reply saying :success false) or --timeout passed waiting for an answer; 2 no server to

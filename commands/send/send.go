@@ -141,7 +141,7 @@ func (s *sender) send(ctx context.Context, ev wire.Event) error {
 				w.cancel()
 			}
 			return WaitError(ctx, s.url, err, s.opts.Timeout, fmt.Sprintf("no reply to %s", ev.ID),
-				"the server may not answer the callback form (the seed's servers never do); send without --reply")
+				"the server may not answer the callback form (sente-lite's published servers never do); send without --reply")
 		}
 		if err := printEDN(s.opts.Stdout, reply); err != nil {
 			return err

@@ -1,5 +1,5 @@
 (ns seed-server
-  "A sente-lite server that behaves as the seed's published nbb server
+  "A sente-lite server that behaves as sente-lite's published nbb server
   (src/sente_lite/server_nbb.cljs in franks42/sente_lite) is observed to,
   written afresh for e2e/seedserver_test.go, not copied:
     - handshake [:chsk/handshake [conn-id nil {:sente-lite-version \"2.0.0\"} true]];
