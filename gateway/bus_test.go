@@ -18,6 +18,7 @@ import (
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/internal/natstest"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -45,7 +46,7 @@ func startPair(t *testing.T, tweak func(*gateway.Config)) *pair {
 	}
 	p := &pair{nats: ns, a: start(), b: start()}
 	for _, g := range []*gatewaytest.Gateway{p.a, p.b} {
-		waitUntil(t, "gateway joined NATS", func() bool { return natsHealth(t, g)["connected"] == true })
+		testutil.Eventually(t, bound, func() bool { return natsHealth(t, g)["connected"] == true }, "gateway joined NATS")
 	}
 	return p
 }
@@ -66,17 +67,6 @@ func natsStats(t *testing.T, g *gatewaytest.Gateway) map[string]any {
 	}
 	g.GetJSON(t, "/stats", &s)
 	return s.NATS
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, bound)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // sub is a Go sente-lite client that records every channel message.
@@ -142,7 +132,7 @@ func publish(t *testing.T, s *sub, channel, tag string, seq int64, exclude bool)
 func awaitBus(t *testing.T, pub *sub, channel string, subs ...*sub) {
 	t.Helper()
 	var seq int64
-	waitUntil(t, "a probe crossed the bus", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		publish(t, pub, channel, "probe", seq, false)
 		seq++
 		time.Sleep(20 * time.Millisecond)
@@ -152,7 +142,8 @@ func awaitBus(t *testing.T, pub *sub, channel string, subs ...*sub) {
 			}
 		}
 		return true
-	})
+	}, "a probe crossed the bus")
+
 }
 
 // inOrderOnce checks that got is 0..n-1, each once, in order.
@@ -209,13 +200,13 @@ func TestChannelsAcrossInstances(t *testing.T) {
 	// for it: a duplicate would have arrived before it (per-publisher order).
 	for _, tt := range tests {
 		if tt.wantCount > 0 {
-			waitUntil(t, tt.name, func() bool { return len(tt.s.seqs(tt.from.uid, "main")) >= tt.wantCount })
+			testutil.Eventually(t, bound, func() bool { return len(tt.s.seqs(tt.from.uid, "main")) >= tt.wantCount }, "%s", tt.name)
 		}
 	}
 	publish(t, a1, "news", "end", 0, false)
 	publish(t, b1, "news", "end", 0, false)
 	for _, s := range []*sub{a1, a2, b1, b2} {
-		waitUntil(t, "end markers", func() bool { return len(s.seqs(a1.uid, "end")) == 1 && len(s.seqs(b1.uid, "end")) == 1 })
+		testutil.Eventually(t, bound, func() bool { return len(s.seqs(a1.uid, "end")) == 1 && len(s.seqs(b1.uid, "end")) == 1 }, "end markers")
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,7 +260,7 @@ func TestInterestFollowsSubscriptions(t *testing.T) {
 		if err := s.do(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		waitUntil(t, s.name, func() bool { return subscribed(p.b) == s.want })
+		testutil.Eventually(t, bound, func() bool { return subscribed(p.b) == s.want }, "%s", s.name)
 	}
 }
 
@@ -320,36 +311,39 @@ func testOutage(t *testing.T, buffer int, mustLose bool) {
 		}
 	}()
 	count := func(s *sub) int { return len(s.seqs(pub.uid, "main")) }
-	waitUntil(t, "remote receives before the outage", func() bool { return count(remote) > 50 })
+	testutil.Eventually(t, bound, func() bool { return count(remote) > 50 }, "remote receives before the outage")
 
 	p.nats.Stop()
-	waitUntil(t, "/health shows the bus down", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		return natsHealth(t, p.a)["connected"] == false && natsHealth(t, p.b)["connected"] == false
-	})
+	}, "/health shows the bus down")
+
 	atDown := count(local)
-	waitUntil(t, "local delivery goes on while NATS is down", func() bool { return count(local) > atDown+100 })
+	testutil.Eventually(t, bound, func() bool { return count(local) > atDown+100 }, "local delivery goes on while NATS is down")
 	if natsHealth(t, p.a)["connected"] != false {
 		t.Fatal("NATS came back by itself")
 	}
 
 	p.nats.Restart()
-	waitUntil(t, "both reconnect", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		return natsHealth(t, p.a)["connected"] == true && natsHealth(t, p.b)["connected"] == true
-	})
+	}, "both reconnect")
+
 	mu.Lock()
 	atUp := published
 	mu.Unlock()
-	waitUntil(t, "remote receives what is published after the restart", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		s := remote.seqs(pub.uid, "main")
 		return len(s) > 0 && s[len(s)-1] > atUp+50
-	})
+	}, "remote receives what is published after the restart")
+
 	close(stop)
 	<-done
 	total := published
-	waitUntil(t, "remote receives the last message", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		s := remote.seqs(pub.uid, "main")
 		return len(s) > 0 && s[len(s)-1] == total-1
-	})
+	}, "remote receives the last message")
 
 	if err := inOrderOnce(local.seqs(pub.uid, "main"), int(total)); err != nil {
 		t.Errorf("local subscriber: %v", err)
@@ -397,7 +391,7 @@ func TestSlowSubscriberOnOneInstance(t *testing.T) {
 	var chans struct {
 		Channels map[string]int `json:"channels"`
 	}
-	waitUntil(t, "slow subscribed", func() bool { p.a.GetJSON(t, "/channels", &chans); return chans.Channels["firehose"] == 2 })
+	testutil.Eventually(t, bound, func() bool { p.a.GetJSON(t, "/channels", &chans); return chans.Channels["firehose"] == 2 }, "slow subscribed")
 	awaitBus(t, pub, "firehose", fastB)
 
 	// slow never reads; big messages fill its socket buffers, then its queue.
@@ -408,9 +402,10 @@ func TestSlowSubscriberOnOneInstance(t *testing.T) {
 			t.Fatal(err)
 		}
 		// In step with the fast subscribers, so that only slow can fall behind.
-		waitUntil(t, "fast subscribers keep up", func() bool {
+		testutil.Eventually(t, bound, func() bool {
 			return len(fastA.seqs(pub.uid, "main")) > int(i) && len(fastB.seqs(pub.uid, "main")) > int(i)
-		})
+		}, "fast subscribers keep up")
+
 	}
 	for _, s := range []*sub{fastA, fastB} {
 		if err := inOrderOnce(s.seqs(pub.uid, "main"), n); err != nil {
@@ -420,10 +415,11 @@ func TestSlowSubscriberOnOneInstance(t *testing.T) {
 	var st struct {
 		SenteLite map[string]any `json:"sente-lite"`
 	}
-	waitUntil(t, "slow closed on a", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		p.a.GetJSON(t, "/stats", &st)
 		return st.SenteLite["slow-consumer-closes"] == 1.0
-	})
+	}, "slow closed on a")
+
 	if b := natsStats(t, p.b); b["lost-detected"] != 0.0 || b["dropped-slow"] != 0.0 {
 		t.Errorf("b lost messages: %v", b)
 	}
@@ -459,12 +455,13 @@ func TestGatewayStartsBeforeNATS(t *testing.T) {
 	}
 	pub, local := connect(t, a), connect(t, a, "c")
 	publish(t, pub, "c", "main", 0, false)
-	waitUntil(t, "local delivery without NATS", func() bool { return len(local.seqs(pub.uid, "main")) == 1 })
+	testutil.Eventually(t, bound, func() bool { return len(local.seqs(pub.uid, "main")) == 1 }, "local delivery without NATS")
 
 	ns.Restart()
-	waitUntil(t, "both join NATS", func() bool {
+	testutil.Eventually(t, bound, func() bool {
 		return natsHealth(t, a)["connected"] == true && natsHealth(t, b)["connected"] == true
-	})
+	}, "both join NATS")
+
 	remote := connect(t, b, "c")
 	awaitBus(t, pub, "c", remote)
 }

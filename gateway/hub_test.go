@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -294,6 +295,7 @@ func TestHubHeartbeatReapsSilentClients(t *testing.T) {
 	alive := dialLite(t, g)
 	stop := make(chan struct{})
 	defer close(stop)
+	var pings atomic.Int64
 	go func() { // alive answers every ping, as the Scittle and Go clients do
 		for {
 			_, data, err := alive.conn.ReadMessage()
@@ -301,13 +303,18 @@ func TestHubHeartbeatReapsSilentClients(t *testing.T) {
 				return
 			}
 			if strings.Contains(string(data), ":chsk/ws-ping") {
+				pings.Add(1)
 				_ = alive.conn.WriteMessage(websocket.TextMessage, []byte(`[:chsk/ws-pong]`))
 			}
 		}
 	}()
 	_ = silentOne
 	testutil.Eventually(t, 0, func() bool { return g.hub.stats.heartbeatFails.Load() == 1 }, "silent client reaped")
-	time.Sleep(500 * time.Millisecond)
+	// Five more pings span more than the heartbeat timeout: had the answering
+	// client been taken for silent, it would be gone by then.
+	after := pings.Load()
+	testutil.Eventually(t, 0, func() bool { return pings.Load() >= after+5 && g.hub.stats.connections.Load() <= 1 },
+		"five more pings at the answering client and the silent one dropped")
 	if n := g.hub.stats.connections.Load(); n != 1 {
 		t.Errorf("%d connections left, want the answering one", n)
 	}
