@@ -446,9 +446,11 @@ func TestGatewayHeartbeatReapsSilentClient(t *testing.T) {
 		t.Fatal("the silent client's connection was not closed")
 	}
 
-	// Well past several timeouts, the answering client is still on its first
-	// connection, kept alive by its pongs alone.
-	time.Sleep(3 * timeout)
+	// Well past several timeouts (a ping per interval), the answering client
+	// is still on its first connection, kept alive by its pongs alone.
+	after := pings.Load()
+	testutil.Eventually(t, 0, func() bool { return pings.Load() >= after+int64(3*timeout/interval) },
+		"%d more pings at the answering client", 3*timeout/interval)
 	if n := g.stat(t, "heartbeat-closes"); n != 1 {
 		t.Errorf("heartbeat-closes %d, want 1", n)
 	}
