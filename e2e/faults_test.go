@@ -94,16 +94,9 @@ func (g *faultGW) healthNum(t *testing.T, key string) int {
 // waitHealth polls /health until key has the value want.
 func (g *faultGW) waitHealth(t *testing.T, key string, want int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := g.healthNum(t, key)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/health %s = %d after %v, want %d", key, got, within, want)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var got int
+	if !testutil.Poll(context.Background(), within, func() bool { got = g.healthNum(t, key); return got == want }) {
+		t.Fatalf("/health %s = %d after %v, want %d", key, got, within, want)
 	}
 }
 
@@ -145,18 +138,17 @@ func (g *faultGW) dialRuntime(t *testing.T, h simruntime.Handler) (*simruntime.R
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close() })
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		for _, id := range g.runtimeIDs(t) {
-			if !slices.Contains(before, id) {
-				return rt, id
+	var id string
+	testutil.Eventually(t, 0, func() bool {
+		for _, got := range g.runtimeIDs(t) {
+			if !slices.Contains(before, got) {
+				id = got
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the gateway did not register the simulated runtime")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	}, "the gateway to register the simulated runtime")
+	return rt, id
 }
 
 // logLines returns the log lines containing every one of parts.
@@ -199,19 +191,13 @@ func faultAlarming(log string, allowWarn ...string) []string {
 // goroutines; on failure it prints them all.
 func faultWaitGoroutines(t *testing.T, base, slack int, within time.Duration) int {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= base+slack {
-			return n
-		}
-		if time.Now().After(deadline) {
-			var buf bytes.Buffer
-			_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
-			t.Fatalf("%d goroutines %v after everything closed, baseline %d (+%d slack):\n%s", n, within, base, slack, buf.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	var n int
+	if !testutil.Poll(context.Background(), within, func() bool { n = runtime.NumGoroutine(); return n <= base+slack }) {
+		var buf bytes.Buffer
+		_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+		t.Fatalf("%d goroutines %v after everything closed, baseline %d (+%d slack):\n%s", n, within, base, slack, buf.String())
 	}
+	return n
 }
 
 // faultCanary is an editor that evaluates against a healthy runtime every
@@ -305,13 +291,10 @@ func (k *faultCanary) check(t *testing.T, when string) {
 func (k *faultCanary) waitEvals(t *testing.T, n int64) {
 	t.Helper()
 	want := k.ok.Load() + n
-	deadline := time.Now().Add(30 * time.Second)
-	for k.ok.Load() < want {
-		if k.failed.Load() > 0 || time.Now().After(deadline) {
-			k.check(t, "waiting for the canary")
-			t.Fatalf("canary passed %d evals, want %d", k.ok.Load(), want)
-		}
-		time.Sleep(5 * time.Millisecond)
+	testutil.Poll(context.Background(), 0, func() bool { return k.ok.Load() >= want || k.failed.Load() > 0 })
+	if k.ok.Load() < want {
+		k.check(t, "waiting for the canary")
+		t.Fatalf("canary passed %d evals, want %d", k.ok.Load(), want)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 )
 
@@ -83,28 +84,17 @@ func (g *gw) health(t *testing.T) map[string]any {
 // waitRuntimes polls /runtimes until it lists n runtimes.
 func (g *gw) waitRuntimes(t *testing.T, n int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := g.runtimes(t)
-		if len(got) == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway lists %d runtimes after %v, want %d: %+v", len(got), within, n, got)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var got []gateway.RuntimeInfo
+	if !testutil.Poll(context.Background(), within, func() bool { got = g.runtimes(t); return len(got) == n }) {
+		t.Fatalf("gateway lists %d runtimes after %v, want %d: %+v", len(got), within, n, got)
 	}
 }
 
 // waitLog waits until the gateway has logged a line containing text.
 func (g *gw) waitLog(t *testing.T, text string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !strings.Contains(g.Logs.String(), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway logged no %q within %v", text, within)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Poll(context.Background(), within, func() bool { return strings.Contains(g.Logs.String(), text) }) {
+		t.Fatalf("gateway logged no %q within %v", text, within)
 	}
 }
 
