@@ -16,6 +16,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -162,16 +163,12 @@ func (a *abuseEnv) run(t *testing.T, name string, wantLog []string, f func(t *te
 
 func abuseMiBOver(v, base uint64) float64 { return (float64(v) - float64(base)) / abuseMiB }
 
-// abuseWaitLog waits up to 10 s for text in the log written since from.
+// abuseWaitLog waits up to testutil.Patience for text in the log written
+// since from.
 func abuseWaitLog(t *testing.T, g *faultGW, from int, text string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(g.Logs.String()[from:], text) {
-		if time.Now().After(deadline) {
-			t.Errorf("the gateway did not log %q", text)
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testutil.Poll(context.Background(), 0, func() bool { return strings.Contains(g.Logs.String()[from:], text) }) {
+		t.Errorf("the gateway did not log %q", text)
 	}
 }
 
@@ -595,15 +592,15 @@ func abuseTaggedRuntime(t *testing.T, g *faultGW) *websocket.Conn {
 	before := g.runtimeIDs(t)
 	conn := abuseWS(t, g, "/_nrepl", nil)
 	var id string
-	for deadline := time.Now().Add(5 * time.Second); id == ""; time.Sleep(5 * time.Millisecond) {
+	if !testutil.Poll(context.Background(), 0, func() bool {
 		for _, r := range g.runtimeIDs(t) {
 			if !strings.Contains(strings.Join(before, " ")+" ", r+" ") {
 				id = r
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("raw runtime not registered")
-		}
+		return id != ""
+	}) {
+		t.Fatal("raw runtime not registered")
 	}
 	ed := g.dialEditor(t)
 	session, err := ed.Clone(ctxFor(t, 5*time.Second))
@@ -757,17 +754,12 @@ func TestAbuseHTTP(t *testing.T) {
 		if n := rejected.Load(); n > 0 {
 			t.Errorf("%d connections refused with 503: dropped connections were not released", n)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			st := g.getJSON(t, "/stats")
-			conns := st["sente-lite"].(map[string]any)["connections"]
-			if conns == float64(0) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/stats sente-lite connections = %v 10s after the last drop, want 0", conns)
-			}
-			time.Sleep(10 * time.Millisecond)
+		var conns any
+		if !testutil.Poll(context.Background(), 0, func() bool {
+			conns = g.getJSON(t, "/stats")["sente-lite"].(map[string]any)["connections"]
+			return conns == float64(0)
+		}) {
+			t.Fatalf("/stats sente-lite connections = %v %v after the last drop, want 0", conns, testutil.Patience)
 		}
 		n := faultWaitGoroutines(t, goBase, 10, 20*time.Second)
 		t.Logf("goroutines: %d before, %d after 1000 connections", goBase, n)
@@ -859,14 +851,12 @@ func abuseSlowSubscriber(t *testing.T, g *faultGW) {
 		t.Errorf("the reading subscriber got %d of %d messages", got, published)
 	}
 	t.Logf("stalled subscriber closed by message %d; %d published, all received by the reader", closedAt, published)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		n := g.getJSON(t, "/channels")["channels"].(map[string]any)["firehose"]
-		if n == float64(1) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("firehose has %v subscribers 5s after the slow one was closed, want 1", n)
-		}
+	var n any
+	if !testutil.Poll(context.Background(), 0, func() bool {
+		n = g.getJSON(t, "/channels")["channels"].(map[string]any)["firehose"]
+		return n == float64(1)
+	}) {
+		t.Fatalf("firehose has %v subscribers %v after the slow one was closed, want 1", n, testutil.Patience)
 	}
 	pub.Close()
 	fast.Close()

@@ -135,17 +135,10 @@ func testEvaluations(t *testing.T, g *gw, p *peers.Page) {
 
 func waitConsole(t *testing.T, p *peers.Page, want string) {
 	t.Helper()
-	deadline := time.Now().Add(evalBound)
-	for {
-		for _, line := range p.Console() {
-			if strings.Contains(line, want) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("browser console has no %q:\n%s", want, strings.Join(p.Console(), "\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testutil.Poll(context.Background(), evalBound, func() bool {
+		return slices.ContainsFunc(p.Console(), func(line string) bool { return strings.Contains(line, want) })
+	}) {
+		t.Fatalf("browser console has no %q:\n%s", want, strings.Join(p.Console(), "\n"))
 	}
 }
 
