@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/peers"
 	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
@@ -679,16 +681,12 @@ func TestSessionsAcrossPageReloadAndEditorExit(t *testing.T) {
 			if _, err := p.Eval(ctxFor(t, evalBound), "setTimeout(function () { location.reload(); }, 0)"); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(pageReady)
-			for {
-				now := g.runtimes(t)
-				if len(now) == 1 && len(before) == 1 && now[0].ID != before[0].ID {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the reloaded page did not come back as a new runtime: %v", now)
-				}
-				time.Sleep(50 * time.Millisecond)
+			var now []gateway.RuntimeInfo
+			if !testutil.Poll(context.Background(), pageReady, func() bool {
+				now = g.runtimes(t)
+				return len(now) == 1 && len(before) == 1 && now[0].ID != before[0].ID
+			}) {
+				t.Fatalf("the reloaded page did not come back as a new runtime: %v", now)
 			}
 			rs := w.do(nrepl.Msg{"op": "eval", "session": s, "code": "(str *ns*)"})
 			if v := values(rs); !slices.Equal(v, []string{`"user"`}) {

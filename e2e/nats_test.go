@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/natstest"
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -122,12 +124,10 @@ func TestTwoGatewaysOneHub(t *testing.T) {
 		scittleClientWait(t, p, `(= 2 (count (filter (fn [m] (= "end" (get-in m [:data :tag]))) @room)))`, evalBound)
 	}
 	for _, s := range []*goSub{goA, goB} {
-		deadline := time.Now().Add(evalBound)
-		for len(goSeqs(s, uids[pa], "end")) == 0 || len(goSeqs(s, goB.c.UID(), "end")) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("Go client did not get both end markers")
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !testutil.Poll(context.Background(), evalBound, func() bool {
+			return len(goSeqs(s, uids[pa], "end")) > 0 && len(goSeqs(s, goB.c.UID(), "end")) > 0
+		}) {
+			t.Fatal("Go client did not get both end markers")
 		}
 	}
 

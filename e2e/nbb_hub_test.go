@@ -9,6 +9,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/wire"
 )
 
@@ -81,16 +83,9 @@ func (g *nbbHubGateway) hubStats(t *testing.T) map[string]any {
 // waitConnections polls /stats until the hub counts n open connections.
 func (g *nbbHubGateway) waitConnections(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := g.hubStats(t)["connections"]
-		if got == float64(n) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/stats sente-lite connections = %v, want %d", got, n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var got any
+	if !testutil.Poll(context.Background(), 0, func() bool { got = g.hubStats(t)["connections"]; return got == float64(n) }) {
+		t.Fatalf("/stats sente-lite connections = %v, want %d", got, n)
 	}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/testutil"
 )
 
 // startTLSGateway runs a gateway with --tls-self-signed, its certificate kept
@@ -76,8 +78,8 @@ func trustingClient(t *testing.T, certFile string) *http.Client {
 // waitRuntimesTLS polls https://…/runtimes until it lists n runtimes.
 func waitRuntimesTLS(t *testing.T, c *http.Client, g *gw, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var got int
+	if !testutil.Poll(context.Background(), 0, func() bool {
 		resp, err := c.Get(g.PageURL() + "runtimes")
 		if err != nil {
 			t.Fatalf("GET /runtimes over https: %v", err)
@@ -90,13 +92,10 @@ func waitRuntimesTLS(t *testing.T, c *http.Client, g *gw, n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(body.Runtimes) == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d runtimes after 10s, want %d", len(body.Runtimes), n)
-		}
-		time.Sleep(20 * time.Millisecond)
+		got = len(body.Runtimes)
+		return got == n
+	}) {
+		t.Fatalf("%d runtimes after %v, want %d", got, testutil.Patience, n)
 	}
 }
 
