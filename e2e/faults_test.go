@@ -455,11 +455,8 @@ func TestFaultGatewayRestart(t *testing.T) {
 	// The gateway lists a runtime during its upgrade, a moment before the
 	// runtime's Dial returns and counts: poll.
 	for i, r := range redialers {
-		for deadline := time.Now().Add(5 * time.Second); r.dials.Load() < 2; time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Errorf("runtime %d dialed %d times, want a reconnect to the new gateway", i, r.dials.Load())
-				break
-			}
+		if !testutil.Poll(context.Background(), 0, func() bool { return r.dials.Load() >= 2 }) {
+			t.Errorf("runtime %d dialed %d times, want a reconnect to the new gateway", i, r.dials.Load())
 		}
 	}
 	second.stop(t)
@@ -1041,12 +1038,8 @@ func faultCrashUnderThree(t *testing.T, b *peers.Browser, path string) {
 		}
 		ws = append(ws, waiting{id, ch})
 	}
-	deadline := time.Now().Add(evalBound)
-	for g.health(t)["pending"] != float64(3) {
-		if time.Now().After(deadline) {
-			t.Fatalf("/health pending = %v, want the 3 promises", g.health(t)["pending"])
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testutil.Poll(context.Background(), evalBound, func() bool { return g.health(t)["pending"] == float64(3) }) {
+		t.Fatalf("/health pending = %v, want the 3 promises", g.health(t)["pending"])
 	}
 	// The promises stay unanswered: the page holds all three.
 	for _, w := range ws {

@@ -112,17 +112,11 @@ func scittleClientOpen(t *testing.T, b *peers.Browser, g *gw) *peers.Page {
 // newest of kind; it returns that one.
 func scittleClientWaitRuntime(t *testing.T, g *gw, kind string, n int) gateway.RuntimeInfo {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := g.runtimes(t)
-		if len(got) == n && got[n-1].Kind == kind {
-			return got[n-1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway lists %+v after 10s, want %d runtimes, the newest %s", got, n, kind)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var got []gateway.RuntimeInfo
+	if !testutil.Poll(context.Background(), 0, func() bool { got = g.runtimes(t); return len(got) == n && got[n-1].Kind == kind }) {
+		t.Fatalf("gateway lists %+v after %v, want %d runtimes, the newest %s", got, testutil.Patience, n, kind)
 	}
+	return got[n-1]
 }
 
 func scittleClientJS(code string) string {
@@ -573,16 +567,9 @@ func scittleClientTestClose(t *testing.T, g *gw, p *peers.Page) {
 		t.Errorf("%d runtimes, want %d", n, before)
 	}
 	// The gateway sees the socket go: only the page's own client is left.
-	deadline := time.Now().Add(evalBound)
-	for {
-		conns, _ := g.health(t)["connections"].(float64)
-		if conns == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway has %v sente-lite connections, want 1 (the page's own client)", conns)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var conns float64
+	if !testutil.Poll(context.Background(), evalBound, func() bool { conns, _ = g.health(t)["connections"].(float64); return conns == 1 }) {
+		t.Fatalf("gateway has %v sente-lite connections, want 1 (the page's own client)", conns)
 	}
 }
 
