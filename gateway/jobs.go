@@ -320,7 +320,7 @@ func (b *bridge) endEvalLocked(p *pending) {
 		}
 		line := j.line + e.Line - 1
 		msg := e.Msg
-		if strings.HasPrefix(msg, "the input ended") {
+		if e.Unfinished {
 			// The JVM's words, which editors and people know.
 			msg = fmt.Sprintf("EOF while reading, starting at line %d: %s", line, msg)
 		}

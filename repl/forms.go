@@ -17,6 +17,9 @@ type Form struct {
 type SyntaxError struct {
 	Line, Column int // of the offending character, 1-based
 	Msg          string
+	// Unfinished: the input ended before the form did (End's error), as
+	// opposed to a character that cannot be read.
+	Unfinished bool
 }
 
 func (e *SyntaxError) Error() string {
@@ -107,6 +110,15 @@ func (s *Splitter) Feed(text string) ([]Form, error) {
 // End reports an unfinished form at the end of the input as a *SyntaxError,
 // naming where it was opened; nil when nothing is pending.
 func (s *Splitter) End() error {
+	if err := s.unfinished(); err != nil {
+		err.Unfinished = true
+		return err
+	}
+	return nil
+}
+
+// unfinished is End's error, or nil when nothing is pending.
+func (s *Splitter) unfinished() *SyntaxError {
 	switch {
 	case s.inString:
 		return s.errorAt(s.strOpen, "the input ended inside a string opened here")

@@ -127,15 +127,15 @@ func TestSplit(t *testing.T) {
 
 	got, err := Split("foo)bar")
 	var se *SyntaxError
-	if !errors.As(err, &se) || se.Line != 1 || se.Column != 4 {
-		t.Errorf("Split(foo)bar) error = %v, want a SyntaxError at 1:4", err)
+	if !errors.As(err, &se) || se.Line != 1 || se.Column != 4 || se.Unfinished {
+		t.Errorf("Split(foo)bar) error = %v, want a SyntaxError at 1:4, not an unfinished form", err)
 	}
 	if !reflect.DeepEqual(texts(got), []string{"foo"}) {
 		t.Errorf("Split(foo)bar) forms = %q, want the form before the error", texts(got))
 	}
 
 	for _, src := range []string{"(a", `"abc`, "'", "#_", `\`} {
-		if _, err := Split(src); !errors.As(err, &se) || !strings.Contains(err.Error(), "the input ended") {
+		if _, err := Split(src); !errors.As(err, &se) || !se.Unfinished || !strings.Contains(err.Error(), "the input ended") {
 			t.Errorf("Split(%q) error = %v, want an end-of-input SyntaxError", src, err)
 		}
 	}
