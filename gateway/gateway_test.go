@@ -437,7 +437,7 @@ func TestBadFramesCloseOnlyThatRuntime(t *testing.T) {
 	}
 	select {
 	case <-bad.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("runtime sending garbage was not closed")
 	}
 	var rs []nrepl.Msg

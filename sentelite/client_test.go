@@ -414,7 +414,7 @@ func TestDisconnectNotifiesOnceHandlers(t *testing.T) {
 		if err == nil || errors.Is(err, sentelite.ErrClosed) {
 			t.Errorf("OnClose(%v) for a drop", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("OnClose not called")
 	}
 	if n := c.HandlerCount(); n != 1 {
@@ -537,7 +537,7 @@ func TestPubSub(t *testing.T) {
 	wait := func(ch chan struct{}, who string) {
 		select {
 		case <-ch:
-		case <-time.After(5 * time.Second):
+		case <-time.After(testutil.Patience):
 			t.Fatalf("%s got no channel message", who)
 		}
 	}

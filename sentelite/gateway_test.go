@@ -357,7 +357,7 @@ func TestGatewayReconnectAfterRestart(t *testing.T) {
 	select {
 	case err := <-closed:
 		t.Logf("connection lost as the gateway stopped: %v", err)
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("no OnClose after the gateway stopped")
 	}
 	testutil.Eventually(t, 0, func() bool { return !c.Connected() }, "the client to notice")
@@ -366,7 +366,7 @@ func TestGatewayReconnectAfterRestart(t *testing.T) {
 	var hs wire.Handshake
 	select {
 	case hs = <-reconnected:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("no OnReconnect after the gateway restarted on the same port")
 	}
 	if hs.UID == firstUID || hs.UID == "" {
@@ -402,8 +402,8 @@ func receive(t *testing.T, msgs chan sentelite.ChannelMessage) sentelite.Channel
 	select {
 	case m := <-msgs:
 		return m
-	case <-time.After(5 * time.Second):
-		t.Fatal("no channel message within 5s")
+	case <-time.After(testutil.Patience):
+		t.Fatalf("no channel message within %v", testutil.Patience)
 		return sentelite.ChannelMessage{}
 	}
 }
@@ -442,7 +442,7 @@ func TestGatewayHeartbeatReapsSilentClient(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway || !strings.HasPrefix(ce.Text, "silent for") {
 			t.Errorf("silent client ended with %v, want close 1001 \"silent for ...\"", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("the silent client's connection was not closed")
 	}
 

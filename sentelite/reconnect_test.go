@@ -90,7 +90,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 		if err == nil || errors.Is(err, sentelite.ErrClosed) {
 			t.Errorf("OnClose(%v)", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("OnClose not called")
 	}
 	// Four failed attempts (delays 10, 20, 40, 80 ms) reach BackoffMax.
@@ -100,7 +100,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	var again wire.Handshake
 	select {
 	case again = <-reconnected:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("OnReconnect not called")
 	}
 	if hs := <-opened; !reflect.DeepEqual(hs, again) {
@@ -151,7 +151,7 @@ func TestPingTimeoutDropsASilentServer(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "ping timeout 500ms") {
 			t.Errorf("OnClose(%v)", err)
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("a silent server was not dropped")
 	}
 	if n := h.count("[:chsk/ws-ping]"); n < 1 {
@@ -252,7 +252,7 @@ func TestOversizedFrameDropsTheConnection(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "read limit") {
 			t.Errorf("OnClose(%v)", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("an oversized frame was accepted")
 	}
 	testutil.Eventually(t, 0, func() bool { return c.Connected() && c.UID() != uid }, "the reconnect")
