@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/sentelite"
 	"github.com/sente-clj/sente/wire"
 )
@@ -87,13 +88,8 @@ func (h *testHub) start() {
 	h.t.Helper()
 	var ln net.Listener
 	var err error
-	for i := 0; i < 100; i++ { // the port may linger a moment after a stop
-		if ln, err = net.Listen("tcp", h.addr); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
+	// The port may linger a moment after a stop.
+	if !testutil.Poll(context.Background(), 0, func() bool { ln, err = net.Listen("tcp", h.addr); return err == nil }) {
 		h.t.Fatalf("hub listen on %s: %v", h.addr, err)
 	}
 	mux := http.NewServeMux()
