@@ -474,16 +474,15 @@ func faultPortFile(t *testing.T, path string, port int) {
 }
 
 func faultDialRetry(addr string, within time.Duration) (*nrepl.Client, error) {
-	deadline := time.Now().Add(within)
-	for {
+	var c *nrepl.Client
+	var err error
+	testutil.Poll(context.Background(), within, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		c, err := nrepl.Dial(ctx, addr)
-		cancel()
-		if err == nil || time.Now().After(deadline) {
-			return c, err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer cancel()
+		c, err = nrepl.Dial(ctx, addr)
+		return err == nil
+	})
+	return c, err
 }
 
 func faultCountDone(rs []nrepl.Msg) int {
