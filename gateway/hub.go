@@ -148,8 +148,8 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 // BatchParam is the query parameter by which a /chsk client says it unwraps
 // Sente batch frames [[ev1 ...] [ev2 ...]], e.g. ws://host:port/chsk?batch=1.
 // Only such clients get batches (and only with --batch); every other client
-// gets one event per frame, because sente-lite's published clients read a batch's first
-// element as the event id and silently lose every event in it.
+// gets one event per frame, because sente-lite's published clients read a
+// batch's first element as the event id and silently lose every event in it.
 const BatchParam = "batch"
 
 // acceptsBatches reports whether the client asked for batch frames.
@@ -381,7 +381,8 @@ func (h *hub) unsubscribe(c *chskConn, data any) map[any]any {
 		}
 	}
 	res := subResult(ch, true, "")
-	// sente-lite's published server acknowledges with :sente-lite/subscribed too; this says which way.
+	// sente-lite's published server acknowledges with :sente-lite/subscribed
+	// too; this says which way.
 	res[edn.Keyword("subscribed")] = false
 	if !was {
 		res[kwError] = "was not subscribed"
