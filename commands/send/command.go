@@ -9,9 +9,8 @@ import (
 )
 
 // NewCommand is `sente send`, its flags bound to an Options that run gets
-// once the command line is parsed; a nil run runs the command. (It is a file
-// of its own, apart from send.go, only to keep merges of parallel work on
-// the command's behaviour simple.)
+// once the command line is parsed; a nil run runs the command. What the
+// command does is in send.go.
 func NewCommand(run func(*cli.Context, *Options) error) *cli.Command {
 	opts := &Options{}
 	if run == nil {
