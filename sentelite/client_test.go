@@ -84,7 +84,7 @@ func TestDialErrors(t *testing.T) {
 			"connect to " + closedURL + ": connection refused", true},
 		{"not a websocket path", func(h *testHub) string { return strings.TrimSuffix(h.URL(), "chsk") + "nope" }, "x",
 			"server answered HTTP 404 Not Found", false},
-		{"no handshake", (*testHub).URL, "", "no [:chsk/handshake ...] from the server within 100ms", false},
+		{"no handshake", (*testHub).URL, "", "no [:chsk/handshake ...] from the server within 2s", false},
 		{"another event first", (*testHub).URL, `[:test/hello 1]`, "expected [:chsk/handshake [uid csrf-token ...]] as the first frame, got :test/hello", false},
 		{"malformed handshake", (*testHub).URL, `[:chsk/handshake "uid"]`, "handshake data must be", false},
 		{"v1 map", (*testHub).URL, `{:type :handshake}`, "v1 map messages are not supported", false},
@@ -94,7 +94,9 @@ func TestDialErrors(t *testing.T) {
 			h := newHub(t, func(h *testHub) { h.handshake = func(string) string { return tt.first } })
 			o := fastOptions(tt.url(h))
 			if tt.first == "" {
-				o.HandshakeTimeout = 100 * time.Millisecond
+				// Long enough that the WebSocket dial, which the same
+				// timeout bounds, finishes first on a busy machine.
+				o.HandshakeTimeout = 2 * time.Second
 			}
 			c, err := sentelite.Dial(ctxFor(t, 5*time.Second), o)
 			if err == nil {
