@@ -19,22 +19,22 @@ type stats struct {
 
 // Health is the body of /health.
 type Health struct {
-	Connections   int64          `json:"connections"` // sente-lite connections
-	Editors       int64          `json:"editors"`
-	HTTP          string         `json:"http"`
-	NATS          map[string]any `json:"nats,omitempty"` // only with --nats
-	NREPL         string         `json:"nrepl"`
-	Pending       int64          `json:"pending"`
-	Runtimes      int64          `json:"runtimes"`
-	Status        string         `json:"status"`
-	UptimeSeconds int64          `json:"uptime-seconds"`
-	Version       string         `json:"version"`
+	Connections   int64       `json:"connections"` // sente-lite connections
+	Editors       int64       `json:"editors"`
+	HTTP          string      `json:"http"`
+	NATS          *NATSHealth `json:"nats,omitempty"` // only with --nats
+	NREPL         string      `json:"nrepl"`
+	Pending       int64       `json:"pending"`
+	Runtimes      int64       `json:"runtimes"`
+	Status        string      `json:"status"`
+	UptimeSeconds int64       `json:"uptime-seconds"`
+	Version       string      `json:"version"`
 }
 
 // Stats is the body of /stats.
 type Stats struct {
 	Memory        Memory         `json:"memory"`
-	NATS          map[string]any `json:"nats,omitempty"` // only with --nats
+	NATS          *NATSStats     `json:"nats,omitempty"` // only with --nats
 	NREPL         NREPLStats     `json:"nrepl"`
 	SenteLite     SenteLiteStats `json:"sente-lite"`
 	UptimeSeconds int64          `json:"uptime-seconds"`
@@ -72,4 +72,39 @@ type SenteLiteStats struct {
 	ParseErrors        int64          `json:"parse-errors"`
 	RejectedConns      int64          `json:"rejected-connections"`
 	SlowConsumerCloses int64          `json:"slow-consumer-closes"`
+}
+
+// NATSHealth is the NATS bus's part of /health, with --nats.
+type NATSHealth struct {
+	Connected     bool     `json:"connected"`
+	Disconnects   int64    `json:"disconnects"`
+	DownSeconds   *float64 `json:"down-seconds,omitempty"` // during an outage
+	LastError     *string  `json:"last-error,omitempty"`
+	LostDetected  int64    `json:"lost-detected"`
+	PublishFailed int64    `json:"publish-failed"`
+	Reconnects    int64    `json:"reconnects"`
+	Status        string   `json:"status"`
+	URL           string   `json:"url"`
+}
+
+// NATSStats is the NATS bus's part of /stats, with --nats: NATSHealth's
+// fields and the traffic's.
+type NATSStats struct {
+	BufferLimitBytes   int64    `json:"buffer-limit-bytes"`
+	BufferedBytes      int64    `json:"buffered-bytes"`
+	Connected          bool     `json:"connected"`
+	Delivered          int64    `json:"delivered"`
+	Disconnects        int64    `json:"disconnects"`
+	DownSeconds        *float64 `json:"down-seconds,omitempty"` // during an outage
+	DroppedSlow        int64    `json:"dropped-slow"`
+	LastError          *string  `json:"last-error,omitempty"`
+	LostDetected       int64    `json:"lost-detected"`
+	Origin             string   `json:"origin"`
+	PublishFailed      int64    `json:"publish-failed"`
+	Published          int64    `json:"published"`
+	Received           int64    `json:"received"`
+	Reconnects         int64    `json:"reconnects"`
+	Status             string   `json:"status"`
+	SubscribedChannels int64    `json:"subscribed-channels"`
+	URL                string   `json:"url"`
 }
