@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/wire"
 )
 
@@ -25,26 +26,14 @@ type instances struct {
 	g          *Gateway // the publisher's
 	others     []*Gateway
 	anchors    []*websocket.Conn
-	before     []natsFigures // g's, then the others'
-	beforeSlow []int64       // the others' slow-consumer closes
+	before     []gateway.NATSStats // g's, then the others'
+	beforeSlow []int64             // the others' slow-consumer closes
 }
 
-// natsFigures is the part of /stats a gateway with --nats adds.
-type natsFigures struct {
-	Published     int64 `json:"published"`
-	Received      int64 `json:"received"`
-	Delivered     int64 `json:"delivered"`
-	PublishFailed int64 `json:"publish-failed"`
-	LostDetected  int64 `json:"lost-detected"`
-	DroppedSlow   int64 `json:"dropped-slow"`
-}
-
+// instanceStats is the part of /stats the instances scenario reads.
 type instanceStats struct {
-	SenteLite struct {
-		SlowConsumerCloses int64 `json:"slow-consumer-closes"`
-		Dropped            int64 `json:"dropped"`
-	} `json:"sente-lite"`
-	NATS *natsFigures `json:"nats"`
+	SenteLite gateway.SenteLiteStats `json:"sente-lite"`
+	NATS      *gateway.NATSStats     `json:"nats"` // nil without --nats
 }
 
 func (g *Gateway) instanceStats(ctx context.Context) (instanceStats, error) {

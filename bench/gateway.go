@@ -47,26 +47,12 @@ type Gateway struct {
 	client *http.Client
 }
 
-// Stats is the part of the gateway's /stats the scenarios read.
+// Stats is the gateway's /stats, with memory as the benchmark reports it:
+// the gateway's figures and, when the benchmark started the gateway, its
+// resident memory read from /proc.
 type Stats struct {
-	Memory    Memory `json:"memory"`
-	SenteLite struct {
-		Connections        int64 `json:"connections"`
-		MessagesIn         int64 `json:"messages-in"`
-		MessagesOut        int64 `json:"messages-out"`
-		Dropped            int64 `json:"dropped"`
-		ParseErrors        int64 `json:"parse-errors"`
-		RejectedConns      int64 `json:"rejected-connections"`
-		SlowConsumerCloses int64 `json:"slow-consumer-closes"`
-		HeartbeatCloses    int64 `json:"heartbeat-closes"`
-	} `json:"sente-lite"`
-	NREPL struct {
-		Editors          int64 `json:"editors"`
-		Requests         int64 `json:"requests"`
-		Pending          int64 `json:"pending"`
-		SlowEditorCloses int64 `json:"slow-editor-closes"`
-		Runtimes         int64 `json:"runtimes"`
-	} `json:"nrepl"`
+	gateway.Stats
+	Memory Memory `json:"memory"`
 }
 
 // AttachGateway reaches a gateway that is already running at target (http://H:P).
@@ -93,10 +79,7 @@ func AttachGatewayTLS(ctx context.Context, target, nreplAddr string, tlsCfg *tls
 		}
 	}
 	g.client = newHTTPClient(g.TLS)
-	var health struct {
-		Status string `json:"status"`
-		NREPL  string `json:"nrepl"`
-	}
+	var health gateway.Health
 	if err := g.getJSON(ctx, "/health", &health); err != nil {
 		return nil, setupErr("cannot reach a sente gateway at %s: %v", target, err)
 	}

@@ -315,29 +315,30 @@ func (b *natsBus) close() {
 }
 
 // health is the bus's part of /health.
-func (b *natsBus) health() map[string]any {
-	connected := b.nc.IsConnected()
-	m := map[string]any{
-		"url":            b.cfg.URL,
-		"connected":      connected,
-		"status":         b.nc.Status().String(),
-		"disconnects":    b.disconnects.Load(),
-		"reconnects":     b.reconnects.Load(),
-		"publish-failed": b.publishFailed.Load(),
-		"lost-detected":  b.lostDetected.Load(),
+func (b *natsBus) health() *NATSHealth {
+	h := &NATSHealth{
+		URL:           b.cfg.URL,
+		Connected:     b.nc.IsConnected(),
+		Status:        b.nc.Status().String(),
+		Disconnects:   b.disconnects.Load(),
+		Reconnects:    b.reconnects.Load(),
+		PublishFailed: b.publishFailed.Load(),
+		LostDetected:  b.lostDetected.Load(),
 	}
 	if t := b.disconnected.Load(); t != 0 {
-		m["down-seconds"] = time.Since(time.Unix(0, t)).Seconds()
+		down := time.Since(time.Unix(0, t)).Seconds()
+		h.DownSeconds = &down
 	}
 	if e := b.lastErr.Load(); e != nil {
-		m["last-error"] = *e
+		last := *e
+		h.LastError = &last
 	}
-	return m
+	return h
 }
 
 // snapshot is the bus's part of /stats.
-func (b *natsBus) snapshot() map[string]any {
-	m := b.health()
+func (b *natsBus) snapshot() *NATSStats {
+	h := b.health()
 	buffered, _ := b.nc.Buffered()
 	b.mu.Lock()
 	subscribed := len(b.subs)
@@ -348,15 +349,25 @@ func (b *natsBus) snapshot() map[string]any {
 		}
 	}
 	b.mu.Unlock()
-	m["origin"] = b.origin
-	m["published"] = b.published.Load()
-	m["received"] = b.received.Load()
-	m["delivered"] = b.delivered.Load()
-	m["dropped-slow"] = dropped
-	m["buffered-bytes"] = buffered
-	m["buffer-limit-bytes"] = b.cfg.ReconnectBuffer
-	m["subscribed-channels"] = subscribed
-	return m
+	return &NATSStats{
+		URL:                h.URL,
+		Connected:          h.Connected,
+		Status:             h.Status,
+		Disconnects:        h.Disconnects,
+		Reconnects:         h.Reconnects,
+		PublishFailed:      h.PublishFailed,
+		LostDetected:       h.LostDetected,
+		DownSeconds:        h.DownSeconds,
+		LastError:          h.LastError,
+		Origin:             b.origin,
+		Published:          b.published.Load(),
+		Received:           b.received.Load(),
+		Delivered:          b.delivered.Load(),
+		DroppedSlow:        dropped,
+		BufferedBytes:      int64(buffered),
+		BufferLimitBytes:   int64(b.cfg.ReconnectBuffer),
+		SubscribedChannels: int64(subscribed),
+	}
 }
 
 // channels is the bus's part of /channels: for each channel this instance

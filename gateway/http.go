@@ -98,21 +98,21 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	m := map[string]any{
-		"status":         "ok",
-		"version":        buildinfo.Version,
-		"uptime-seconds": int64(time.Since(s.started).Seconds()),
-		"nrepl":          s.NREPLAddr().String(),
-		"http":           s.HTTPAddr().String(),
-		"runtimes":       s.runtimes.count(),
-		"editors":        s.stats.editors.Load(),
-		"connections":    s.hub.stats.connections.Load(),
-		"pending":        s.bridge.pendingCount(),
+	h := Health{
+		Status:        "ok",
+		Version:       buildinfo.Version,
+		UptimeSeconds: int64(time.Since(s.started).Seconds()),
+		NREPL:         s.NREPLAddr().String(),
+		HTTP:          s.HTTPAddr().String(),
+		Runtimes:      int64(s.runtimes.count()),
+		Editors:       s.stats.editors.Load(),
+		Connections:   s.hub.stats.connections.Load(),
+		Pending:       int64(s.bridge.pendingCount()),
 	}
 	if s.bus != nil {
-		m["nats"] = s.bus.health()
+		h.NATS = s.bus.health()
 	}
-	writeJSON(w, m)
+	writeJSON(w, h)
 }
 
 func (s *Server) statsJSON(w http.ResponseWriter, r *http.Request) {
@@ -122,25 +122,25 @@ func (s *Server) statsJSON(w http.ResponseWriter, r *http.Request) {
 		// to the OS as the scavenger would in time (sente bench idle).
 		debug.FreeOSMemory()
 	}
-	m := map[string]any{
-		"uptime-seconds": int64(time.Since(s.started).Seconds()),
-		"memory":         memorySnapshot(),
-		"sente-lite":     s.hub.snapshot(),
-		"nrepl": map[string]any{
-			"editors":             s.stats.editors.Load(),
-			"requests":            s.stats.requests.Load(),
-			"pending":             s.bridge.pendingCount(),
-			"slow-editor-closes":  s.stats.slowEditors.Load(),
-			"runtimes":            s.runtimes.count(),
-			"runtime-frames":      s.stats.runtimeFrames.Load(),
-			"runtime-bad-frames":  s.stats.runtimeBadFrames.Load(),
-			"rejected-ws-origins": s.stats.rejectedOrigins.Load(),
+	st := Stats{
+		UptimeSeconds: int64(time.Since(s.started).Seconds()),
+		Memory:        memorySnapshot(),
+		SenteLite:     s.hub.snapshot(),
+		NREPL: NREPLStats{
+			Editors:           s.stats.editors.Load(),
+			Requests:          s.stats.requests.Load(),
+			Pending:           int64(s.bridge.pendingCount()),
+			SlowEditorCloses:  s.stats.slowEditors.Load(),
+			Runtimes:          int64(s.runtimes.count()),
+			RuntimeFrames:     s.stats.runtimeFrames.Load(),
+			RuntimeBadFrames:  s.stats.runtimeBadFrames.Load(),
+			RejectedWSOrigins: s.stats.rejectedOrigins.Load(),
 		},
 	}
 	if s.bus != nil {
-		m["nats"] = s.bus.snapshot()
+		st.NATS = s.bus.snapshot()
 	}
-	writeJSON(w, m)
+	writeJSON(w, st)
 }
 
 func (s *Server) listRuntimesJSON(w http.ResponseWriter, r *http.Request) {
@@ -149,7 +149,7 @@ func (s *Server) listRuntimesJSON(w http.ResponseWriter, r *http.Request) {
 
 // memorySnapshot is what an operator (and sente bench) needs to see the
 // gateway's footprint without a profiler.
-func memorySnapshot() map[string]any {
+func memorySnapshot() Memory {
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/memory/classes/heap/unused:bytes"},
@@ -165,13 +165,13 @@ func memorySnapshot() map[string]any {
 		}
 		return 0
 	}
-	return map[string]any{
-		"heap-objects-bytes": v(0),
-		"heap-inuse-bytes":   v(0) + v(1),
-		"stack-bytes":        v(2),
+	return Memory{
+		HeapObjectsBytes: v(0),
+		HeapInuseBytes:   v(0) + v(1),
+		StackBytes:       v(2),
 		// Mapped minus what was given back to the OS: what the process holds.
-		"total-bytes": v(3) - v(5),
-		"goroutines":  v(4),
+		TotalBytes: v(3) - v(5),
+		Goroutines: v(4),
 	}
 }
 

@@ -472,17 +472,17 @@ func (h *hub) channelCounts() map[string]int {
 	return out
 }
 
-func (h *hub) snapshot() map[string]any {
+func (h *hub) snapshot() SenteLiteStats {
 	st := h.stats
-	return map[string]any{
-		"connections":          st.connections.Load(),
-		"messages-in":          st.messagesIn.Load(),
-		"messages-out":         st.messagesOut.Load(),
-		"dropped":              st.dropped.Load(),
-		"parse-errors":         st.parseErrors.Load(),
-		"rejected-connections": st.rejectedConns.Load(),
-		"slow-consumer-closes": st.slowConsumers.Load(),
-		"heartbeat-closes":     st.heartbeatFails.Load(),
-		"channels":             h.channelCounts(),
+	return SenteLiteStats{
+		Connections:        st.connections.Load(),
+		MessagesIn:         st.messagesIn.Load(),
+		MessagesOut:        st.messagesOut.Load(),
+		Dropped:            st.dropped.Load(),
+		ParseErrors:        st.parseErrors.Load(),
+		RejectedConns:      st.rejectedConns.Load(),
+		SlowConsumerCloses: st.slowConsumers.Load(),
+		HeartbeatCloses:    st.heartbeatFails.Load(),
+		Channels:           h.channelCounts(),
 	}
 }

@@ -11,16 +11,35 @@ import (
 // ticker pings quiet peers and closes those silent past the timeout, instead of a
 // timer per connection.
 type liveness struct {
+	// tick starts the sweep's ticker: a real one, except in tests, which
+	// send the times themselves.
+	tick func(d time.Duration) (ticks <-chan time.Time, stop func())
+
 	mu     sync.Mutex
-	conns  map[*wsConn]func() error // how to ping each connection
-	closed bool                     // shutdown began: no new connections
+	conns  map[liveConn]func() error // how to ping each connection
+	closed bool                      // shutdown began: no new connections
 }
 
-func newLiveness() *liveness { return &liveness{conns: map[*wsConn]func() error{}} }
+// liveConn is what liveness needs of a connection; *wsConn is the one the
+// gateway has, a test may give its own.
+type liveConn interface {
+	// idleFor is how long before now the peer last sent anything.
+	idleFor(now time.Time) time.Duration
+	close(state closeState, reason string)
+}
+
+func newLiveness() *liveness {
+	return &liveness{tick: realTicker, conns: map[liveConn]func() error{}}
+}
+
+func realTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
 
 // add registers a connection; after closeAll it refuses, and the caller must
 // turn the connection away, since nothing would close it otherwise.
-func (l *liveness) add(c *wsConn, ping func() error) bool {
+func (l *liveness) add(c liveConn, ping func() error) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -34,7 +53,7 @@ func (l *liveness) add(c *wsConn, ping func() error) bool {
 func (l *liveness) closeAll(reason string) {
 	l.mu.Lock()
 	l.closed = true
-	conns := make([]*wsConn, 0, len(l.conns))
+	conns := make([]liveConn, 0, len(l.conns))
 	for c := range l.conns {
 		conns = append(conns, c)
 	}
@@ -44,7 +63,7 @@ func (l *liveness) closeAll(reason string) {
 	}
 }
 
-func (l *liveness) remove(c *wsConn) {
+func (l *liveness) remove(c liveConn) {
 	l.mu.Lock()
 	delete(l.conns, c)
 	l.mu.Unlock()
@@ -55,13 +74,13 @@ func (l *liveness) run(ctx context.Context, interval, timeout time.Duration) {
 	if interval <= 0 {
 		return
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	ticks, stop := l.tick(interval)
+	defer stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case now := <-ticks:
 			l.sweep(now, interval, timeout)
 		}
 	}
@@ -69,7 +88,7 @@ func (l *liveness) run(ctx context.Context, interval, timeout time.Duration) {
 
 func (l *liveness) sweep(now time.Time, interval, timeout time.Duration) {
 	type target struct {
-		c    *wsConn
+		c    liveConn
 		ping func() error
 	}
 	l.mu.Lock()
