@@ -18,21 +18,7 @@ func TestOwnPageFromREADME(t *testing.T) {
 	b := peers.StartBrowser(t)
 	g := startGateway(t, nil)
 	gatewayURL := "http://" + g.HTTPAddr().String()
-	html := fmt.Sprintf(`<!doctype html><html><head>
-<script src="/scittle/scittle.js"></script>
-<script src="%[1]s/nrepl-shim.js"></script>
-<script src="/scittle/scittle.nrepl.js"></script>
-<script type="application/x-scittle" src="%[1]s/sente-lite.cljs"></script>
-<script type="application/x-scittle" src="%[1]s/sente-nrepl.cljs"></script>
-<script type="application/x-scittle">
-  (ns my.app
-    (:require [sente-lite.client :as sente]
-              [sente-lite.nrepl :as sente-nrepl]))
-  (def client (sente/make-client! {:url "ws://%[2]s/chsk"
-                                   :on-open (fn [uid] (set! (.. js/document -body -dataset -state) "connected"))}))
-  (sente-nrepl/start! client)
-</script>
-</head><body data-state="connecting"><h1>my app</h1></body></html>`, gatewayURL, g.HTTPAddr().String())
+	html := ownPageHTML(gatewayURL, "ws://"+g.HTTPAddr().String()+"/chsk", "my app")
 
 	ln, err := net.Listen("tcp", "localhost:0")
 	if err != nil {
@@ -50,4 +36,25 @@ func TestOwnPageFromREADME(t *testing.T) {
 	if res := eval(t, c, "", "(.-textContent (js/document.querySelector \"h1\"))", nil); !slices.Equal(res.Values, []string{`"my app"`}) {
 		t.Fatalf("eval in the own page: %v", res.Responses)
 	}
+}
+
+// ownPageHTML is the README's "Using your own page" example: Scittle from the
+// page's own server, sente's client from the gateway at gatewayURL, connecting
+// to chskURL. The body's data-state says when the client has connected.
+func ownPageHTML(gatewayURL, chskURL, title string) string {
+	return fmt.Sprintf(`<!doctype html><html><head>
+<script src="/scittle/scittle.js"></script>
+<script src="%[1]s/nrepl-shim.js"></script>
+<script src="/scittle/scittle.nrepl.js"></script>
+<script type="application/x-scittle" src="%[1]s/sente-lite.cljs"></script>
+<script type="application/x-scittle" src="%[1]s/sente-nrepl.cljs"></script>
+<script type="application/x-scittle">
+  (ns my.app
+    (:require [sente-lite.client :as sente]
+              [sente-lite.nrepl :as sente-nrepl]))
+  (def client (sente/make-client! {:url "%[2]s"
+                                   :on-open (fn [uid] (set! (.. js/document -body -dataset -state) "connected"))}))
+  (sente-nrepl/start! client)
+</script>
+</head><body data-state="connecting"><h1>%[3]s</h1></body></html>`, gatewayURL, chskURL, title)
 }

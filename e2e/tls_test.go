@@ -205,21 +205,7 @@ func testPhonePage(t *testing.T, certFile string) {
 func TestOwnPageOverWSS(t *testing.T) {
 	g, b, client := startTLSGateway(t)
 	gatewayURL := strings.TrimSuffix(g.PageURL(), "/")
-	html := fmt.Sprintf(`<!doctype html><html><head>
-<script src="/scittle/scittle.js"></script>
-<script src="%[1]s/nrepl-shim.js"></script>
-<script src="/scittle/scittle.nrepl.js"></script>
-<script type="application/x-scittle" src="%[1]s/sente-lite.cljs"></script>
-<script type="application/x-scittle" src="%[1]s/sente-nrepl.cljs"></script>
-<script type="application/x-scittle">
-  (ns my.app
-    (:require [sente-lite.client :as sente]
-              [sente-lite.nrepl :as sente-nrepl]))
-  (def client (sente/make-client! {:url "wss://%[2]s/chsk"
-                                   :on-open (fn [uid] (set! (.. js/document -body -dataset -state) "connected"))}))
-  (sente-nrepl/start! client)
-</script>
-</head><body data-state="connecting"><h1>my app over https</h1></body></html>`, gatewayURL, g.HTTPAddr().String())
+	html := ownPageHTML(gatewayURL, "wss://"+g.HTTPAddr().String()+"/chsk", "my app over https")
 
 	// The own page's server uses the gateway's certificate, which the browser trusts.
 	pair, err := tls.LoadX509KeyPair(g.TLS().CertFile, strings.Replace(g.TLS().CertFile, "tls-cert.pem", "tls-key.pem", 1))
