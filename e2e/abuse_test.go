@@ -866,7 +866,7 @@ func abuseSlowSubscriber(t *testing.T, g *faultGW) {
 
 // abuseKnownQueueInFrames skips TestAbuseUnreadEchoes while a gateway bug
 // stands: a client's send queue is bounded in frames (--client-queue, 4096),
-// not bytes (gateway/wsconn.go enqueue), and frames may be as large as
+// not bytes (gateway/wsconn/conn.go enqueue), and frames may be as large as
 // --max-message-bytes (1 MiB). One /chsk client that sends 1 MB events and
 // never reads its echoes made the gateway's heap peak 451 MiB above baseline
 // within 10 s (no -race), until the 10 s write deadline, not the slow-consumer

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sente-clj/sente/gateway/wsconn"
 	"github.com/sente-clj/sente/internal/buildinfo"
 	"github.com/sente-clj/sente/nrepl"
 )
@@ -381,7 +382,7 @@ func (b *bridge) sendPlain(p *pending, req nrepl.Msg) {
 	fwd := req.Clone()
 	fwd["id"] = p.gid
 	if err := p.rt.link.request(fwd); err != nil {
-		if errors.Is(err, errConnClosed) {
+		if errors.Is(err, wsconn.ErrClosed) {
 			// It left between being picked and being written to.
 			b.abandon(p.gid, "runtime "+p.rt.ID+" disconnected before the request could be sent", "runtime-gone")
 			return

@@ -7,6 +7,7 @@ import (
 
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/gateway/wsconn"
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/wire"
 )
@@ -43,9 +44,9 @@ func (h *hub) queueNREPL(c *chskConn, m nrepl.Msg) error {
 	if err != nil {
 		return err
 	}
-	if err := c.ws.send(frame, false); err != nil {
-		if errors.Is(err, errQueueFull) {
-			return fmt.Errorf("runtime has %d frames queued and is not reading them", c.ws.maxQueue)
+	if err := c.ws.Send(frame, false); err != nil {
+		if errors.Is(err, wsconn.ErrQueueFull) {
+			return fmt.Errorf("runtime has %d frames queued and is not reading them", c.ws.MaxQueue())
 		}
 		return err
 	}
@@ -226,4 +227,4 @@ type liteRuntime struct {
 }
 
 func (l liteRuntime) request(m nrepl.Msg) error { return l.h.queueNREPL(l.c, m) }
-func (l liteRuntime) close(reason string)       { l.c.ws.close(closedByServer, reason) }
+func (l liteRuntime) close(reason string)       { l.c.ws.Close(wsconn.ClosedByServer, reason) }

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/gateway/wsconn"
 	"github.com/sente-clj/sente/internal/buildinfo"
 	"github.com/sente-clj/sente/wire"
 )
@@ -48,7 +49,7 @@ type hubStats struct {
 // chskConn is one sente-lite client.
 type chskConn struct {
 	uid       string
-	ws        *wsConn
+	ws        *wsconn.Conn
 	userAgent string
 	remote    string
 	connected time.Time
@@ -96,11 +97,12 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	conn.SetReadLimit(int64(s.cfg.MaxMessageBytes))
-	c := &chskConn{uid: randomToken(), ws: newWSConn(conn, int64(s.cfg.MaxMessageBytes), s.cfg.ClientQueue, s.cfg.ClientQueueBytes, s.cfg.Batch && acceptsBatches(r), true),
+	batch := s.cfg.Batch && acceptsBatches(r)
+	c := &chskConn{uid: randomToken(), ws: wsconn.New(conn, wsconn.Options{ReadLimit: int64(s.cfg.MaxMessageBytes),
+		MaxQueue: s.cfg.ClientQueue, MaxQueueBytes: s.cfg.ClientQueueBytes, Batch: batch, CloseWhenFull: true}),
 		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
-	if !s.live.add(c.ws, func() error { return c.ws.send(h.ping, false) }) {
-		c.ws.close(closedShutdown, "gateway shutting down")
+	if !s.live.Add(c.ws, func() error { return c.ws.Send(h.ping, false) }) {
+		c.ws.Close(wsconn.ClosedShutdown, "gateway shutting down")
 		_ = conn.Close()
 		return
 	}
@@ -119,7 +121,7 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.NREPLProbe {
 		h.sendProbe(c)
 	}
-	s.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote, "batches", c.ws.batch)
+	s.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote, "batches", batch)
 
 	s.goConn(func() {
 		state, reason := h.readLoop(c)
@@ -128,14 +130,14 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 			// Unregistered first, so no new request picks a runtime that is leaving.
 			s.runtimes.remove(rt)
 		}
-		c.ws.close(state, reason)
-		s.live.remove(c.ws)
+		c.ws.Close(state, reason)
+		s.live.Remove(c.ws)
 		_ = conn.Close()
 		if rt != nil {
 			s.bridge.runtimeGone(rt, reason)
 			s.log.Info("runtime disconnected", "runtime", rt.ID, "reason", reason)
 		}
-		if c.ws.closedAs() == closedStale {
+		if c.ws.ClosedAs() == wsconn.ClosedStale {
 			h.stats.heartbeatFails.Add(1)
 		}
 		// Logged and counted before the connection leaves /stats, so that an
@@ -179,25 +181,22 @@ func (h *hub) drop(c *chskConn) {
 // readLoop reads c until it ends, and says why it did. It keeps few locals: its
 // frame is on the stack of every parked connection, and the work per frame is
 // in readFrame.
-func (h *hub) readLoop(c *chskConn) (closeState, string) {
+func (h *hub) readLoop(c *chskConn) (wsconn.CloseState, string) {
 	bad := 0
 	for {
 		// Parked here, between messages, a connection's stack is a few
 		// frames deep: an idle one keeps the smallest goroutine stack.
-		err := c.ws.awaitMessage()
+		err := c.ws.AwaitMessage()
 		var typ int
 		var data []byte
 		if err == nil {
-			typ, data, err = c.ws.readMessage()
+			typ, data, err = c.ws.ReadMessage()
 		}
 		if err != nil {
-			if reason := c.ws.closeReason(); reason != "" {
-				return c.ws.closedAs(), reason
-			}
-			return closedByPeer, peerCloseReason(err, int64(h.s.cfg.MaxMessageBytes))
+			return c.ws.EndedBy(err)
 		}
 		if reason := h.readFrame(c, typ, data, &bad); reason != "" {
-			return closedBadFrames, reason
+			return wsconn.ClosedBadFrames, reason
 		}
 	}
 }
@@ -251,11 +250,11 @@ const pingText = "[:" + string(wire.EvPing) + "]"
 // answerNow sends c its own answer from c's read loop, written at once when c
 // has nothing queued.
 func (h *hub) answerNow(c *chskConn, frame []byte) {
-	if err := c.ws.sendNow(frame); err != nil {
+	if err := c.ws.SendNow(frame); err != nil {
 		h.stats.dropped.Add(1)
-		if errors.Is(err, errQueueFull) {
+		if errors.Is(err, wsconn.ErrQueueFull) {
 			h.stats.slowConsumers.Add(1)
-			h.s.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.maxQueue)
+			h.s.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.MaxQueue())
 		}
 		return
 	}
@@ -424,15 +423,15 @@ func (h *hub) publish(c *chskConn, data any) map[any]any {
 
 // queue hands a frame to a client's writer; it reports whether it was queued.
 func (h *hub) queue(c *chskConn, frame []byte, batchable bool) bool {
-	err := c.ws.send(frame, batchable)
+	err := c.ws.Send(frame, batchable)
 	if err == nil {
 		h.stats.messagesOut.Add(1)
 		return true
 	}
 	h.stats.dropped.Add(1)
-	if errors.Is(err, errQueueFull) {
+	if errors.Is(err, wsconn.ErrQueueFull) {
 		h.stats.slowConsumers.Add(1)
-		h.s.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.maxQueue)
+		h.s.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.MaxQueue())
 	}
 	return false
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sente-clj/sente/gateway/wsconn"
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/repl"
 	"github.com/sente-clj/sente/wire"
@@ -215,7 +216,7 @@ func (b *bridge) requestLocked(p *pending, m nrepl.Msg) {
 // being picked and being written to) or its queue is full.
 func (b *bridge) sendFailedLocked(p *pending, err error) {
 	b.unlink(p)
-	if errors.Is(err, errConnClosed) {
+	if errors.Is(err, wsconn.ErrClosed) {
 		b.endLocked(p, "runtime "+p.rt.ID+" disconnected before the request could be sent", "runtime-gone")
 		return
 	}

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/gateway/wsconn"
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/wire"
 )
@@ -16,11 +16,9 @@ import (
 // scittleOps are the ops stock scittle.nrepl.js answers (Scittle 0.8.33).
 var scittleOps = []string{"eval", "complete", "info", "eldoc", "lookup"}
 
-const writeWait = 10 * time.Second
-
 // scittleRuntime is one stock scittle.nrepl.js connection on /_nrepl.
 type scittleRuntime struct {
-	ws *wsConn
+	ws *wsconn.Conn
 }
 
 func (sr *scittleRuntime) request(m nrepl.Msg) error {
@@ -31,16 +29,16 @@ func (sr *scittleRuntime) request(m nrepl.Msg) error {
 	if err != nil {
 		return fmt.Errorf("encode request for the runtime: %w", err)
 	}
-	if err := sr.ws.send(frame, false); err != nil {
-		if errors.Is(err, errQueueFull) {
-			return fmt.Errorf("runtime has %d requests queued and is not reading them", sr.ws.maxQueue)
+	if err := sr.ws.Send(frame, false); err != nil {
+		if errors.Is(err, wsconn.ErrQueueFull) {
+			return fmt.Errorf("runtime has %d requests queued and is not reading them", sr.ws.MaxQueue())
 		}
 		return err
 	}
 	return nil
 }
 
-func (sr *scittleRuntime) close(reason string) { sr.ws.close(closedByServer, reason) }
+func (sr *scittleRuntime) close(reason string) { sr.ws.Close(wsconn.ClosedByServer, reason) }
 
 // serveScittle accepts a stock Scittle nREPL runtime. The read loop runs on a
 // fresh goroutine so that the HTTP server's (larger) goroutine can end.
@@ -49,10 +47,10 @@ func (s *Server) serveScittle(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered the client already
 	}
-	conn.SetReadLimit(s.cfg.MaxNREPLMessage)
-	sr := &scittleRuntime{ws: newWSConn(conn, s.cfg.MaxNREPLMessage, s.cfg.RuntimeQueue, s.cfg.RuntimeQueueBytes, false, false)}
-	if !s.live.add(sr.ws, sr.ws.ping) {
-		sr.ws.close(closedShutdown, "gateway shutting down")
+	sr := &scittleRuntime{ws: wsconn.New(conn, wsconn.Options{ReadLimit: s.cfg.MaxNREPLMessage,
+		MaxQueue: s.cfg.RuntimeQueue, MaxQueueBytes: s.cfg.RuntimeQueueBytes})}
+	if !s.live.Add(sr.ws, sr.ws.Ping) {
+		sr.ws.Close(wsconn.ClosedShutdown, "gateway shutting down")
 		_ = conn.Close()
 		return
 	}
@@ -62,8 +60,8 @@ func (s *Server) serveScittle(w http.ResponseWriter, r *http.Request) {
 		state, reason := s.scittleReadLoop(rt, sr)
 		// Unregistered first, so no new request picks a runtime that is leaving.
 		s.runtimes.remove(rt)
-		sr.ws.close(state, reason)
-		s.live.remove(sr.ws)
+		sr.ws.Close(state, reason)
+		s.live.Remove(sr.ws)
 		_ = conn.Close()
 		s.bridge.runtimeGone(rt, reason)
 		s.log.Info("runtime disconnected", "runtime", rt.ID, "reason", reason)
@@ -71,16 +69,13 @@ func (s *Server) serveScittle(w http.ResponseWriter, r *http.Request) {
 }
 
 // scittleReadLoop reads responses until the socket ends; it returns why.
-func (s *Server) scittleReadLoop(rt *Runtime, sr *scittleRuntime) (closeState, string) {
+func (s *Server) scittleReadLoop(rt *Runtime, sr *scittleRuntime) (wsconn.CloseState, string) {
 	limits := wire.Limits{MaxBytes: int(s.cfg.MaxNREPLMessage), MaxDepth: s.cfg.MaxFrameDepth}
 	bad := 0
 	for {
-		typ, data, err := sr.ws.readMessage()
+		typ, data, err := sr.ws.ReadMessage()
 		if err != nil {
-			if reason := sr.ws.closeReason(); reason != "" {
-				return sr.ws.closedAs(), reason
-			}
-			return closedByPeer, peerCloseReason(err, s.cfg.MaxNREPLMessage)
+			return sr.ws.EndedBy(err)
 		}
 		s.stats.runtimeFrames.Add(1)
 		msg, err := decodeRuntimeFrame(typ, data, limits)
@@ -89,7 +84,7 @@ func (s *Server) scittleReadLoop(rt *Runtime, sr *scittleRuntime) (closeState, s
 			s.stats.runtimeBadFrames.Add(1)
 			s.log.Warn("unreadable frame from runtime", "runtime", rt.ID, "user-agent", rt.UserAgent, "err", err, "bad-frames", bad)
 			if bad >= s.cfg.MaxBadFrames {
-				return closedBadFrames, fmt.Sprintf("closed after %d unreadable frames", bad)
+				return wsconn.ClosedBadFrames, fmt.Sprintf("closed after %d unreadable frames", bad)
 			}
 			continue
 		}

@@ -166,7 +166,7 @@ func (b *batchReader) nextApp() wire.Event {
 // TestHubSeedClientLosesNothing: the hub sends batch frames only to clients
 // that ask with ?batch=1; sente-lite's published clients, which read every frame as one
 // event, get every event of a burst, one per frame and in order, whatever
-// --batch says. Without TLS the writer frames through a corkConn; under TLS
+// --batch says. Without TLS the writer frames through a wsconn.CorkListener; under TLS
 // through gorilla into the *tls.Conn: both deliver the same.
 func TestHubSeedClientLosesNothing(t *testing.T) {
 	const burst = 100

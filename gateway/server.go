@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sente-clj/sente/gateway/wsconn"
 )
 
 // Server is a running gateway: an nREPL listener for editors and an HTTP
@@ -24,7 +26,7 @@ type Server struct {
 	runtimes *runtimes
 	bridge   *bridge
 	hub      *hub
-	live     *liveness
+	live     *wsconn.Liveness
 	stats    stats
 	upgrader websocket.Upgrader
 	started  time.Time
@@ -71,24 +73,24 @@ func Listen(cfg Config) (*Server, error) {
 	cfg.NREPLPort = nreplLn.Addr().(*net.TCPAddr).Port
 	cfg.HTTPPort = httpLn.Addr().(*net.TCPAddr).Port
 	// Without TLS, a WebSocket writer frames and writes many frames per
-	// system call through a corkConn. Under TLS there is no cork: wrapped
-	// above the *tls.Conn it would hide that conn from net/http (no handshake
-	// deadline, no Request.TLS, no answer to plain HTTP on the HTTPS port);
-	// beneath it, it would get TLS records, not frames, and gain nothing. The
-	// writer then frames through gorilla into the *tls.Conn (wsConn.writeLoop).
+	// system call through a wsconn.CorkListener. Under TLS there is no cork:
+	// wrapped above the *tls.Conn it would hide that conn from net/http (no
+	// handshake deadline, no Request.TLS, no answer to plain HTTP on the HTTPS
+	// port); beneath it, it would get TLS records, not frames, and gain
+	// nothing. The writer then frames through gorilla into the *tls.Conn.
 	if tlsCfg != nil {
 		httpLn = tls.NewListener(httpLn, tlsCfg)
 	} else {
-		httpLn = newCorkListener(httpLn)
+		httpLn = wsconn.CorkListener(httpLn)
 	}
 
-	s := &Server{cfg: cfg, log: cfg.Logger, runtimes: newRuntimes(), live: newLiveness(),
+	s := &Server{cfg: cfg, log: cfg.Logger, runtimes: newRuntimes(), live: wsconn.NewLiveness(),
 		nreplLn: nreplLn, httpLn: httpLn, started: time.Now(), tlsInfo: tlsInfo}
 	s.bridge = newBridge(cfg, s.runtimes)
 	s.hub = newHub(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.upgrader = websocket.Upgrader{
-		// wsReader reads frames from the socket itself; gorilla's reader goes
+		// wsconn reads frames from the socket itself; gorilla's reader goes
 		// unused and gets the smallest buffer it allows.
 		ReadBufferSize:  1,
 		WriteBufferSize: 1024,
@@ -164,7 +166,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { httpErr <- s.httpSrv.Serve(s.httpLn) }()
 	acceptErr := make(chan error, 1)
 	go func() { acceptErr <- s.acceptEditors() }()
-	s.goConn(func() { s.live.run(s.ctx, s.cfg.HeartbeatInterval, s.cfg.HeartbeatTimeout) })
+	s.goConn(func() { s.live.Run(s.ctx, s.cfg.HeartbeatInterval, s.cfg.HeartbeatTimeout) })
 
 	var err error
 	select {
@@ -202,7 +204,7 @@ func (s *Server) shutdown() {
 	// Answer everything still pending before connections start to close.
 	s.bridge.shutdown()
 	s.cancel()
-	s.live.closeAll("gateway shutting down")
+	s.live.CloseAll("gateway shutting down")
 	s.bus.close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

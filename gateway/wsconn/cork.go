@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"net"
@@ -6,21 +6,23 @@ import (
 	"time"
 )
 
-// corkListener hands out corkConns, so that a WebSocket writer on an accepted
-// connection can send many frames in one system call. Each accepted
-// connection borrows write buffers from the listener's pool, and only while
-// it has bytes to send.
-type corkListener struct {
-	net.Listener
-	bufs  *sync.Pool // of *[]byte, for writes
-	rbufs *sync.Pool // of *[]byte, readChunk each, for wsReader
-}
-
-func newCorkListener(ln net.Listener) corkListener {
+// CorkListener wraps ln so that the Conns made on connections it accepts
+// write many frames in one system call, and read with a buffer borrowed only
+// while bytes wait. Each accepted connection borrows its buffers from the
+// listener's pools. It is for plain TCP: under TLS the socket gets records,
+// not frames, and a Conn writes frame by frame through gorilla instead.
+func CorkListener(ln net.Listener) net.Listener {
 	return corkListener{Listener: ln,
 		bufs:  &sync.Pool{New: func() any { b := make([]byte, 0, corkChunk+1024); return &b }},
 		rbufs: &sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }},
 	}
+}
+
+// corkListener hands out corkConns.
+type corkListener struct {
+	net.Listener
+	bufs  *sync.Pool // of *[]byte, for writes
+	rbufs *sync.Pool // of *[]byte, readChunk each, for wsReader
 }
 
 func (l corkListener) Accept() (net.Conn, error) {
@@ -41,7 +43,7 @@ const corkChunk = 32 << 10
 const maxPooledBuffer = 256 << 10
 
 // corkConn is a net.Conn through which gorilla/websocket writes (its handshake
-// and control frames) and through which wsConn's writer appends whole frames
+// and control frames) and through which Conn's writer appends whole frames
 // of its own (appendFrames), many at a time, sent in one write. Writes that
 // arrive while another goroutine is writing to the socket are appended and
 // sent by that goroutine right after, so bytes leave in the order they were

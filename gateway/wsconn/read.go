@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"encoding/binary"
@@ -67,7 +67,7 @@ func (r *wsReader) init(conn *websocket.Conn) {
 
 // waitReadable parks until the socket has bytes (or the read deadline
 // passes, or it closes) without a buffer and deep in nothing, unless bytes
-// are buffered already. readMessage calls it first thing, so that a parked
+// are buffered already. ReadMessage calls it first thing, so that a parked
 // connection's stack is short.
 func (r *wsReader) waitReadable() error {
 	if r.raw == nil || r.pos < r.end {
@@ -201,16 +201,16 @@ func unmask(p []byte, mask [4]byte, pos int) {
 	}
 }
 
-// awaitMessage returns once bytes are there to read (or the read deadline
+// AwaitMessage returns once bytes are there to read (or the read deadline
 // passed, or the socket closed); called from a shallow read loop, it parks
 // the connection's goroutine with little stack in use.
-func (c *wsConn) awaitMessage() error { return c.rd.waitReadable() }
+func (c *Conn) AwaitMessage() error { return c.rd.waitReadable() }
 
-// readMessage reads the next data message, answering pings and noting pongs
+// ReadMessage reads the next data message, answering pings and noting pongs
 // on the way (control frames may come between a message's fragments). A close
 // frame is answered and returned as a *websocket.CloseError, a message over
 // the limit as websocket.ErrReadLimit, as gorilla would.
-func (c *wsConn) readMessage() (int, []byte, error) {
+func (c *Conn) ReadMessage() (int, []byte, error) {
 	r := &c.rd
 	typ := 0
 	var msg []byte
@@ -266,7 +266,7 @@ func (c *wsConn) readMessage() (int, []byte, error) {
 
 // control serves a control frame: a ping is answered, a pong was noted (it
 // is something read), a close ends the connection.
-func (c *wsConn) control(h frameHeader) error {
+func (c *Conn) control(h frameHeader) error {
 	if !h.fin || h.length > 125 {
 		return c.readFailed(fmt.Errorf("%w: control frame fragmented or over 125 bytes", errProtocol))
 	}
@@ -290,7 +290,7 @@ func (c *wsConn) control(h frameHeader) error {
 
 // readFailed closes the connection on a protocol error (telling the peer
 // why) and returns err.
-func (c *wsConn) readFailed(err error) error {
+func (c *Conn) readFailed(err error) error {
 	c.rd.release()
 	if errors.Is(err, errProtocol) {
 		_ = c.conn.WriteControl(websocket.CloseMessage,
@@ -300,7 +300,7 @@ func (c *wsConn) readFailed(err error) error {
 }
 
 // peerClosed answers a close frame with one and reports it as gorilla does.
-func (c *wsConn) peerClosed(payload []byte) error {
+func (c *Conn) peerClosed(payload []byte) error {
 	c.rd.release()
 	code, text := websocket.CloseNoStatusReceived, ""
 	if len(payload) >= 2 {

@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"bytes"
@@ -50,7 +50,7 @@ type readResult struct {
 }
 
 // TestWSReader: frames as clients may send them, in one write or byte by
-// byte, read by wsConn.readMessage behind a corkListener.
+// byte, read by Conn.ReadMessage behind a corkListener.
 func TestWSReader(t *testing.T) {
 	big := strings.Repeat("b", 70000)
 	mid := strings.Repeat("m", 300)
@@ -96,13 +96,13 @@ func TestWSReader(t *testing.T) {
 					limit = 1000
 				}
 				client := corkServer(t, func(conn *websocket.Conn) {
-					ws := newWSConn(conn, limit, 16, 1<<20, false, true)
+					ws := New(conn, Options{ReadLimit: limit, MaxQueue: 16, MaxQueueBytes: 1 << 20, CloseWhenFull: true})
 					for {
-						if err := ws.awaitMessage(); err != nil {
+						if err := ws.AwaitMessage(); err != nil {
 							results <- readResult{err: err}
 							return
 						}
-						typ, data, err := ws.readMessage()
+						typ, data, err := ws.ReadMessage()
 						results <- readResult{typ: typ, data: string(data), err: err}
 						if err != nil {
 							return

@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"errors"
@@ -10,10 +10,17 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-var (
-	errConnClosed = errors.New("connection is closed")
-	errQueueFull  = errors.New("send queue is full")
-)
+// ErrClosed is returned for a send to a connection that has been closed.
+var ErrClosed = errors.New("connection is closed")
+
+// ErrQueueFull is returned for a send that did not fit the connection's
+// queue: the peer is not reading. With Options.CloseWhenFull the connection
+// is closed as a slow consumer, and only the send that overflowed says so.
+var ErrQueueFull = errors.New("send queue is full")
+
+// writeWait bounds one write to a peer: a peer that takes longer is not
+// reading, and the write fails.
+const writeWait = 10 * time.Second
 
 // outFrame is one queued frame. batchable frames are single events that may be
 // sent together as one sente batch vector, [[ev1 ...] [ev2 ...]].
@@ -23,14 +30,14 @@ type outFrame struct {
 	ping      bool // a WebSocket ping control frame
 }
 
-// wsConn is one WebSocket: the owner runs the single read loop, and a writer
+// Conn is one WebSocket: the owner runs the single read loop, and a writer
 // goroutine drains a bounded queue. Unlike the chat example's permanent write
 // loop, the writer only runs while frames are queued, so an idle connection
 // costs one parked reader (on the smallest stack, with no read buffer: see
 // wsReader) and a few small structs — this is what keeps 5,000 idle
-// connections in a few KiB each. Behind a corkConn the writer frames and
+// connections in a few KiB each. Behind a CorkListener the writer frames and
 // sends many frames per system call itself.
-type wsConn struct {
+type Conn struct {
 	conn     *websocket.Conn // upgrades and writes control frames; rd reads
 	rd       wsReader        // by value: one allocation less per connection
 	maxQueue int             // frames
@@ -47,52 +54,71 @@ type wsConn struct {
 	queuedBytes int64
 	writing     bool
 	closed      bool
-	state       closeState
+	state       CloseState
 	reason      string
 
 	lastRead atomic.Int64 // unix nanos of the last frame or pong read
 	sent     atomic.Int64 // frames written
 }
 
-// newWSConn takes over an upgraded connection; readLimit bounds a message
-// read (0: no bound).
-func newWSConn(conn *websocket.Conn, readLimit int64, maxQueue int, maxBytes int64, batch, closeWhenFull bool) *wsConn {
-	c := &wsConn{conn: conn, maxQueue: maxQueue, maxBytes: maxBytes, batch: batch, closeWhenFull: closeWhenFull}
+// Options are a connection's limits and manners.
+type Options struct {
+	ReadLimit     int64 // the largest message read; 0: no bound
+	MaxQueue      int   // frames queued and not yet written
+	MaxQueueBytes int64 // bytes in those frames; 0: no bound
+	// Batch joins queued batchable frames into one sente batch frame
+	// [[ev1 ...] [ev2 ...]]; only for a peer that said it unwraps them.
+	Batch bool
+	// CloseWhenFull closes the connection as a slow consumer when a send
+	// overflows its queue; without it only that send is refused.
+	CloseWhenFull bool
+}
+
+// New takes over an upgraded connection. The caller then runs the read loop
+// (AwaitMessage, ReadMessage) and sends from any goroutine.
+func New(conn *websocket.Conn, o Options) *Conn {
+	c := &Conn{conn: conn, maxQueue: o.MaxQueue, maxBytes: o.MaxQueueBytes, batch: o.Batch, closeWhenFull: o.CloseWhenFull}
 	c.rd.init(conn)
-	c.rd.limit = readLimit
+	// wsReader enforces the limit; gorilla's reader is not used, but is told
+	// too, so that nothing reads past it.
+	conn.SetReadLimit(o.ReadLimit)
+	c.rd.limit = o.ReadLimit
 	c.touch()
 	return c
 }
 
-func (c *wsConn) touch() { c.lastRead.Store(time.Now().UnixNano()) }
+// MaxQueue is how many frames the connection queues before a send is refused.
+func (c *Conn) MaxQueue() int { return c.maxQueue }
+
+func (c *Conn) touch() { c.lastRead.Store(time.Now().UnixNano()) }
 
 // idleFor is how long ago the peer last sent anything.
-func (c *wsConn) idleFor(now time.Time) time.Duration {
+func (c *Conn) idleFor(now time.Time) time.Duration {
 	return now.Sub(time.Unix(0, c.lastRead.Load()))
 }
 
 // enqueue queues a frame without blocking. A full queue means the peer is not
 // reading: the caller decides whether that closes the connection.
-func (c *wsConn) enqueue(f outFrame) error {
+func (c *Conn) enqueue(f outFrame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return errConnClosed
+		return ErrClosed
 	}
 	if len(c.queue) >= c.maxQueue || (c.maxBytes > 0 && c.queuedBytes+int64(len(f.data)) > c.maxBytes) {
 		if !c.closeWhenFull {
-			return errQueueFull
+			return ErrQueueFull
 		}
 		// From here on the connection is finished: later sends see it closed, so
 		// an overflow is reported (and counted) exactly once.
-		c.closed, c.state = true, closedSlowConsumer
+		c.closed, c.state = true, ClosedSlowConsumer
 		c.reason = fmt.Sprintf("slow consumer: %d frames (%d bytes) queued and unread", len(c.queue), c.queuedBytes)
 		c.queue, c.queuedBytes = nil, 0
 		// The owner cleans up (unsubscribes) at once; the close frame may wait on
 		// the congested socket, so it goes out from its own goroutine, if at all.
 		_ = c.conn.SetReadDeadline(time.Now())
 		go c.shutdownIO(c.reason)
-		return errQueueFull
+		return ErrQueueFull
 	}
 	if c.queue == nil {
 		// A burst usually follows: skip the smallest growth steps.
@@ -107,17 +133,17 @@ func (c *wsConn) enqueue(f outFrame) error {
 	return nil
 }
 
-// sendNow writes data at once from the caller's goroutine when nothing is
+// SendNow writes data at once from the caller's goroutine when nothing is
 // queued or being written, sparing a writer goroutine's start and wake-up:
 // for the read loop answering its own peer (a pong, a reply) that is most of
 // a round trip's cost. Otherwise data is queued behind the rest, in order.
 // The caller takes the writer's role for the write, so gorilla's one writer
 // at a time still holds.
-func (c *wsConn) sendNow(data []byte) error {
+func (c *Conn) SendNow(data []byte) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return errConnClosed
+		return ErrClosed
 	}
 	if c.writing || len(c.queue) > 0 {
 		c.mu.Unlock()
@@ -133,8 +159,8 @@ func (c *wsConn) sendNow(data []byte) error {
 	if err != nil {
 		c.writing = false
 		c.mu.Unlock()
-		c.close(closedWriteError, "write failed: "+err.Error())
-		return fmt.Errorf("%w: write failed: %v", errConnClosed, err)
+		c.Close(ClosedWriteError, "write failed: "+err.Error())
+		return fmt.Errorf("%w: write failed: %v", ErrClosed, err)
 	}
 	c.sent.Add(1)
 	if len(c.queue) > 0 && !c.closed {
@@ -146,30 +172,35 @@ func (c *wsConn) sendNow(data []byte) error {
 	return nil
 }
 
-func (c *wsConn) send(data []byte, batchable bool) error {
+// Send queues data as one text frame without blocking. A batchable frame is
+// a single event that may go out in one batch frame with others.
+func (c *Conn) Send(data []byte, batchable bool) error {
 	return c.enqueue(outFrame{data: data, batchable: batchable})
 }
 
-func (c *wsConn) ping() error { return c.enqueue(outFrame{ping: true}) }
+// Ping queues a WebSocket ping control frame; the pong is read as liveness.
+func (c *Conn) Ping() error { return c.enqueue(outFrame{ping: true}) }
 
-// closeState says why a connection closed, as nats-server's ClosedState does:
-// the gateway counts by it, and the reason text beside it is for people.
-type closeState uint8
+// CloseState says why a connection closed, as nats-server's ClosedState does:
+// the owner counts by it, and the reason text beside it is for people.
+type CloseState uint8
 
+// The states a connection closes in; StillOpen until it does.
 const (
-	stillOpen          closeState = iota
-	closedByPeer                  // the peer closed, went away, or sent a frame over the limit
-	closedBadFrames               // too many unreadable frames
-	closedStale                   // silent past the heartbeat timeout
-	closedSlowConsumer            // its queue overflowed
-	closedWriteError              // a write to it failed
-	closedShutdown                // the gateway is shutting down
-	closedByServer                // the gateway dropped it for another reason
+	StillOpen          CloseState = iota
+	ClosedByPeer                  // the peer closed, went away, or sent a frame over the limit
+	ClosedBadFrames               // too many unreadable frames
+	ClosedStale                   // silent past the heartbeat timeout
+	ClosedSlowConsumer            // its queue overflowed
+	ClosedWriteError              // a write to it failed
+	ClosedShutdown                // the gateway is shutting down
+	ClosedByServer                // the gateway dropped it for another reason
 )
 
-// close ends the connection: the read loop returns and the owner cleans up.
-// The first state and reason given are the ones reported.
-func (c *wsConn) close(state closeState, reason string) {
+// Close ends the connection, telling the peer reason in a close frame: the
+// read loop returns and the owner cleans up. The first state and reason given
+// are the ones reported.
+func (c *Conn) Close(state CloseState, reason string) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -182,27 +213,33 @@ func (c *wsConn) close(state closeState, reason string) {
 }
 
 // shutdownIO tells the peer why, then unblocks the owner's read loop.
-func (c *wsConn) shutdownIO(reason string) {
+func (c *Conn) shutdownIO(reason string) {
 	_ = c.conn.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseGoingAway, truncate(reason, 120)), time.Now().Add(time.Second))
 	_ = c.conn.SetReadDeadline(time.Now()) // unblocks the owner's read loop
 }
 
-// closeReason is why close was called, or "" when the peer went away by itself.
-func (c *wsConn) closeReason() string {
+// EndedBy says why the connection ended, given the error that ended its
+// read loop: the state and reason it was closed with, or else the peer's
+// doing (a close frame, a frame over the read limit, a lost connection).
+func (c *Conn) EndedBy(readErr error) (CloseState, string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.reason
+	state, reason := c.state, c.reason
+	c.mu.Unlock()
+	if reason != "" {
+		return state, reason
+	}
+	return ClosedByPeer, peerCloseReason(readErr, c.rd.limit)
 }
 
-// closedAs is the state the connection was closed in, stillOpen before that.
-func (c *wsConn) closedAs() closeState {
+// ClosedAs is the state the connection was closed in, StillOpen before that.
+func (c *Conn) ClosedAs() CloseState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state
 }
 
-func (c *wsConn) writeLoop() {
+func (c *Conn) writeLoop() {
 	cork, _ := c.conn.NetConn().(*corkConn) // nil behind TLS: frame by frame through gorilla
 	var batch []byte
 	for {
@@ -229,7 +266,7 @@ func (c *wsConn) writeLoop() {
 			c.mu.Lock()
 			c.writing = false
 			c.mu.Unlock()
-			c.close(closedWriteError, "write failed: "+err.Error())
+			c.Close(ClosedWriteError, "write failed: "+err.Error())
 			return
 		}
 		clear(frames) // the frames' bytes are garbage now
@@ -244,7 +281,7 @@ const maxBatchBytes = 64 << 10
 
 // batchEnd is where the batch starting at frames[i] ends: a run of batchable
 // frames up to maxBatchBytes (at least two frames, or i+1: no batch).
-func (c *wsConn) batchEnd(frames []outFrame, i int) int {
+func (c *Conn) batchEnd(frames []outFrame, i int) int {
 	if !c.batch || !frames[i].batchable {
 		return i + 1
 	}
@@ -257,7 +294,7 @@ func (c *wsConn) batchEnd(frames []outFrame, i int) int {
 }
 
 // writeCorked writes the frames itself, many per system call (corkConn).
-func (c *wsConn) writeCorked(cork *corkConn, frames []outFrame) error {
+func (c *Conn) writeCorked(cork *corkConn, frames []outFrame) error {
 	deadline := time.Now().Add(writeWait)
 	for i := 0; i < len(frames); {
 		written := 0
@@ -303,7 +340,7 @@ func (c *wsConn) writeCorked(cork *corkConn, frames []outFrame) error {
 }
 
 // writeEach writes the frames through gorilla, one system call each.
-func (c *wsConn) writeEach(frames []outFrame, batch *[]byte) error {
+func (c *Conn) writeEach(frames []outFrame, batch *[]byte) error {
 	for i := 0; i < len(frames); {
 		f := frames[i]
 		var err error

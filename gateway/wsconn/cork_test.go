@@ -1,10 +1,8 @@
-package gateway
+package wsconn
 
 import (
 	"bytes"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -15,30 +13,11 @@ import (
 	"github.com/sente-clj/sente/internal/testutil"
 )
 
-// corkServer serves one WebSocket through a corkListener and hands the
+// corkServer serves one WebSocket through a CorkListener and hands the
 // server side to serve.
 func corkServer(t *testing.T, serve func(*websocket.Conn)) *websocket.Conn {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 1024}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		go serve(conn)
-	})}
-	go func() { _ = srv.Serve(newCorkListener(ln)) }()
-	t.Cleanup(func() { srv.Close() })
-	c, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return testServer(t, true, serve)
 }
 
 // TestCorkConnFrames: frames the writer appends itself, of every header size,

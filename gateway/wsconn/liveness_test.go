@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"context"
@@ -16,7 +16,7 @@ type fakeLiveConn struct {
 	mu       sync.Mutex
 	activity []time.Time // when the peer sent something
 	events   []string    // one per sweep, plus one per close outside a sweep
-	state    closeState
+	state    CloseState
 	reason   string
 }
 
@@ -35,7 +35,7 @@ func (c *fakeLiveConn) idleFor(now time.Time) time.Duration {
 	return now.Sub(last)
 }
 
-func (c *fakeLiveConn) close(state closeState, reason string) {
+func (c *fakeLiveConn) Close(state CloseState, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.state, c.reason = state, reason
@@ -61,7 +61,7 @@ func (c *fakeLiveConn) mark(event string) {
 func TestLivenessOnAFixedClock(t *testing.T) {
 	const interval, timeout = 10 * time.Second, 30 * time.Second
 	start := time.Unix(1_000_000, 0)
-	stale := fmt.Sprintf("close %d", closedStale)
+	stale := fmt.Sprintf("close %d", ClosedStale)
 	type tick struct {
 		at     time.Duration // since start
 		active bool          // the peer sent something at this moment
@@ -89,7 +89,7 @@ func TestLivenessOnAFixedClock(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ticks := make(chan time.Time)
-			l := newLiveness()
+			l := NewLiveness()
 			l.tick = func(d time.Duration) (<-chan time.Time, func()) {
 				if d != interval {
 					t.Errorf("ticker every %s, want %s", d, interval)
@@ -104,7 +104,7 @@ func TestLivenessOnAFixedClock(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				l.run(ctx, interval, tc.timeout)
+				l.Run(ctx, interval, tc.timeout)
 			}()
 			for _, tk := range tc.ticks {
 				now := start.Add(tk.at)
@@ -131,7 +131,7 @@ func TestLivenessOnAFixedClock(t *testing.T) {
 			if !slices.Equal(c.events, tc.want) {
 				t.Errorf("sweeps did %v, want %v", c.events, tc.want)
 			}
-			if c.state == closedStale && !strings.Contains(c.reason, "heartbeat timeout") {
+			if c.state == ClosedStale && !strings.Contains(c.reason, "heartbeat timeout") {
 				t.Errorf("closed with reason %q, want it to name the heartbeat timeout", c.reason)
 			}
 		})
@@ -139,16 +139,16 @@ func TestLivenessOnAFixedClock(t *testing.T) {
 }
 
 func TestLivenessCloseAllEndsConnectionsAndRefusesNew(t *testing.T) {
-	l := newLiveness()
+	l := NewLiveness()
 	a, b := &fakeLiveConn{}, &fakeLiveConn{}
 	l.add(a, a.ping)
 	l.add(b, b.ping)
 	l.remove(b)
-	l.closeAll("test over")
-	if a.state != closedShutdown || a.reason != "test over" {
+	l.CloseAll("test over")
+	if a.state != ClosedShutdown || a.reason != "test over" {
 		t.Errorf("registered connection closed as %d %q, want shutdown with the reason", a.state, a.reason)
 	}
-	if b.state != stillOpen {
+	if b.state != StillOpen {
 		t.Errorf("removed connection closed as %d, want it left alone", b.state)
 	}
 	if c := (&fakeLiveConn{}); l.add(c, c.ping) {
