@@ -63,8 +63,9 @@ const (
 // receivers cannot count their loss.
 const maxSeqChannels = 1 << 16
 
-// natsBus is the hub's link to NATS. Its methods are no-ops on a nil bus, so
-// that the hub calls them whether or not --nats was given.
+// natsBus is the hub's link to NATS: its channelBus. Its methods are no-ops
+// on a nil bus, so that the server calls them whether or not --nats was given
+// (the hub gets localOnly then).
 type natsBus struct {
 	h      *hub
 	nc     *nats.Conn

@@ -13,7 +13,24 @@ import (
 )
 
 // nREPL runtimes over /chsk: a sente-lite client that answers the describe
-// probe with :nrepl/response becomes a runtime editors can evaluate in.
+// probe with :nrepl/response becomes a runtime editors can evaluate in. All
+// of the hub's nREPL is here; hub.go calls in to probe a new client, to hand
+// over :nrepl/response events, and when a client leaves.
+
+// runtimeRegistry lists the runtimes editors can pick (runtimes.go).
+type runtimeRegistry interface {
+	add(kind, userAgent, remote string, ops []string, link runtimeLink) *Runtime
+	// remove reports whether rt was still listed.
+	remove(rt *Runtime) bool
+}
+
+// runtimeBridge takes a runtime's answers to the editors that asked, and
+// ends what they wait for when it cannot (bridge.go).
+type runtimeBridge interface {
+	deliver(rt *Runtime, m nrepl.Msg)
+	endFrom(rt *Runtime, gid, text string, statuses ...string)
+	runtimeGone(rt *Runtime, reason string)
+}
 
 // probeID is the id of the describe probe that tells whether c answers nREPL;
 // made when needed, not kept, as every idle connection would keep it.
@@ -80,14 +97,14 @@ var (
 // of the request, or one sente cannot read) ends the editor's request at once
 // with an error, instead of leaving it to --eval-timeout.
 func (h *hub) nreplResponse(c *chskConn, data any) {
-	msg, id, err := decodeNREPLResponse(data, wire.Limits{MaxBytes: h.s.cfg.MaxMessageBytes, MaxDepth: h.s.cfg.MaxFrameDepth})
+	msg, id, err := decodeNREPLResponse(data, wire.Limits{MaxBytes: h.cfg.maxMessageBytes, MaxDepth: h.cfg.maxFrameDepth})
 	rt := c.rt.Load()
 	if err != nil {
 		h.stats.parseErrors.Add(1)
-		h.s.log.Warn("unreadable nREPL response from sente-lite client", "uid", c.uid, "id", id, "err", err)
+		h.log.Warn("unreadable nREPL response from sente-lite client", "uid", c.uid, "id", id, "err", err)
 		h.sendError(c, "unreadable-nrepl-response", err.Error())
 		if rt != nil && id != "" {
-			h.s.bridge.endFrom(rt, id, fmt.Sprintf("runtime %s answered with something that is not an nREPL response (%v); the request ends here", rt.ID, err), "runtime-error")
+			h.bridge.endFrom(rt, id, fmt.Sprintf("runtime %s answered with something that is not an nREPL response (%v); the request ends here", rt.ID, err), "runtime-error")
 		}
 		return
 	}
@@ -98,15 +115,15 @@ func (h *hub) nreplResponse(c *chskConn, data any) {
 		return
 	}
 	if rt == nil {
-		h.s.log.Debug("nREPL response from a client that is not a runtime", "uid", c.uid)
+		h.log.Debug("nREPL response from a client that is not a runtime", "uid", c.uid)
 		return
 	}
 	if text, statuses, ok := notAnAnswer(rt, msg); !ok {
-		h.s.log.Warn("runtime sent something that is not an nREPL response", "runtime", rt.ID, "uid", c.uid, "id", id, "why", text)
-		h.s.bridge.endFrom(rt, id, text, statuses...)
+		h.log.Warn("runtime sent something that is not an nREPL response", "runtime", rt.ID, "uid", c.uid, "id", id, "why", text)
+		h.bridge.endFrom(rt, id, text, statuses...)
 		return
 	}
-	h.s.bridge.deliver(rt, msg)
+	h.bridge.deliver(rt, msg)
 }
 
 // notAnAnswer tells a response apart from what a runtime sends when it did
@@ -215,9 +232,29 @@ func (h *hub) promote(c *chskConn, describe nrepl.Msg) {
 		}
 		sort.Strings(ops)
 	}
-	rt := h.s.runtimes.add(KindSenteLite, c.userAgent, c.remote, ops, liteRuntime{h: h, c: c})
+	rt := h.runtimes.add(KindSenteLite, c.userAgent, c.remote, ops, liteRuntime{h: h, c: c})
 	c.rt.Store(rt)
-	h.s.log.Info("runtime connected", "runtime", rt.ID, "kind", rt.Kind, "user-agent", rt.UserAgent, "remote", rt.Remote, "uid", c.uid)
+	h.log.Info("runtime connected", "runtime", rt.ID, "kind", rt.Kind, "user-agent", rt.UserAgent, "remote", rt.Remote, "uid", c.uid)
+}
+
+// runtimeLeaving unlists c's runtime, if c is one, as its connection ends:
+// first, so that no new request picks a runtime that is leaving.
+func (h *hub) runtimeLeaving(c *chskConn) *Runtime {
+	rt := c.rt.Load()
+	if rt != nil {
+		h.runtimes.remove(rt)
+	}
+	return rt
+}
+
+// runtimeLeft ends, once c's connection is closed, what editors still wait
+// for from its runtime rt (nil when c was none).
+func (h *hub) runtimeLeft(rt *Runtime, reason string) {
+	if rt == nil {
+		return
+	}
+	h.bridge.runtimeGone(rt, reason)
+	h.log.Info("runtime disconnected", "runtime", rt.ID, "reason", reason)
 }
 
 // liteRuntime is the runtimeLink of a sente-lite client that answers nREPL.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -20,10 +21,11 @@ import (
 )
 
 // hub is the sente-lite server on /chsk: handshake, heartbeat, pub/sub, replies
-// to callback events, echo of other events, and nREPL runtimes over the same
-// socket. Its lock guards maps only; frames are queued, never written, under it.
+// to callback events and echo of other events. A client that answers nREPL
+// becomes a runtime over the same socket: that part is chskruntime.go. Its
+// lock guards maps only; frames are queued, never written, under it.
 type hub struct {
-	s     *Server
+	hubDeps
 	csrf  string
 	stats *hubStats
 	ping  []byte // [:chsk/ws-ping], encoded once for every connection
@@ -58,14 +60,69 @@ type chskConn struct {
 	rt   atomic.Pointer[Runtime] // set once it answered the probe
 }
 
-func newHub(s *Server) *hub {
-	csrf := s.cfg.CSRFToken
+// hubDeps is what the hub is given: its limits, and the parts of the server
+// it works with, each no more than it uses.
+type hubDeps struct {
+	cfg      hubConfig
+	log      *slog.Logger
+	upgrader *websocket.Upgrader
+	live     *wsconn.Liveness // pings the hub's connections and reaps silent ones
+	goConn   func(func())     // runs a connection's goroutine; shutdown waits for it
+	bus      channelBus       // nil: channels stay in this process
+	runtimes runtimeRegistry  // chskruntime.go
+	bridge   runtimeBridge    // chskruntime.go
+}
+
+// hubConfig is the part of Config the hub enforces.
+type hubConfig struct {
+	csrfToken        string // "": one is made at start
+	maxMessageBytes  int
+	maxFrameDepth    int
+	maxBadFrames     int
+	maxConnections   int
+	maxSubscriptions int
+	maxSubscribers   int
+	clientQueue      int
+	clientQueueBytes int64
+	batch            bool
+	nreplProbe       bool
+}
+
+func hubConfigOf(c Config) hubConfig {
+	return hubConfig{csrfToken: c.CSRFToken, maxMessageBytes: c.MaxMessageBytes, maxFrameDepth: c.MaxFrameDepth,
+		maxBadFrames: c.MaxBadFrames, maxConnections: c.MaxConnections, maxSubscriptions: c.MaxSubscriptions,
+		maxSubscribers: c.MaxSubscribers, clientQueue: c.ClientQueue, clientQueueBytes: c.ClientQueueBytes,
+		batch: c.Batch, nreplProbe: c.NREPLProbe}
+}
+
+// channelBus shares channels with other gateways (bus.go, with --nats). The
+// hub tells it when a channel gains its first local subscriber and loses its
+// last, under the hub's lock so that they follow in order, and hands it every
+// message published here.
+type channelBus interface {
+	interest(channel string)
+	noInterest(channel string)
+	publish(channel string, frame []byte)
+}
+
+// localOnly is the bus without --nats: channels stay in this process.
+type localOnly struct{}
+
+func (localOnly) interest(string)        {}
+func (localOnly) noInterest(string)      {}
+func (localOnly) publish(string, []byte) {}
+
+func newHub(d hubDeps) *hub {
+	if d.bus == nil {
+		d.bus = localOnly{}
+	}
+	csrf := d.cfg.csrfToken
 	if csrf == "" {
 		csrf = randomToken()
 	}
 	ping, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPing})
 	pong, _ := wire.EncodeEvent(wire.Event{ID: wire.EvPong})
-	return &hub{s: s, csrf: csrf, stats: &hubStats{}, ping: ping, pong: pong,
+	return &hub{hubDeps: d, csrf: csrf, stats: &hubStats{}, ping: ping, pong: pong,
 		conns: map[*chskConn]struct{}{}, channels: map[string]map[*chskConn]struct{}{}}
 }
 
@@ -86,22 +143,21 @@ var (
 
 // serveChsk accepts one sente-lite client.
 func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
-	s := h.s
-	if max := s.cfg.MaxConnections; max > 0 && h.stats.connections.Load() >= int64(max) {
+	if max := h.cfg.maxConnections; max > 0 && h.stats.connections.Load() >= int64(max) {
 		h.stats.rejectedConns.Add(1)
-		s.log.Warn("refused a sente-lite connection: connection limit reached", "limit", max, "remote", r.RemoteAddr)
+		h.log.Warn("refused a sente-lite connection: connection limit reached", "limit", max, "remote", r.RemoteAddr)
 		http.Error(w, fmt.Sprintf("sente: connection limit (%d) reached; raise --max-connections", max), http.StatusServiceUnavailable)
 		return
 	}
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
-	batch := s.cfg.Batch && acceptsBatches(r)
-	c := &chskConn{uid: randomToken(), ws: wsconn.New(conn, wsconn.Options{ReadLimit: int64(s.cfg.MaxMessageBytes),
-		MaxQueue: s.cfg.ClientQueue, MaxQueueBytes: s.cfg.ClientQueueBytes, Batch: batch, CloseWhenFull: true}),
+	batch := h.cfg.batch && acceptsBatches(r)
+	c := &chskConn{uid: randomToken(), ws: wsconn.New(conn, wsconn.Options{ReadLimit: int64(h.cfg.maxMessageBytes),
+		MaxQueue: h.cfg.clientQueue, MaxQueueBytes: h.cfg.clientQueueBytes, Batch: batch, CloseWhenFull: true}),
 		userAgent: r.UserAgent(), remote: r.RemoteAddr, connected: time.Now()}
-	if !s.live.Add(c.ws, func() error { return c.ws.Send(h.ping, false) }) {
+	if !h.live.Add(c.ws, func() error { return c.ws.Send(h.ping, false) }) {
 		c.ws.Close(wsconn.ClosedShutdown, "gateway shutting down")
 		_ = conn.Close()
 		return
@@ -118,31 +174,24 @@ func (h *hub) serveChsk(w http.ResponseWriter, r *http.Request) {
 	if frame, err := wire.EncodeEvent(hs); err == nil {
 		h.answerNow(c, frame)
 	}
-	if s.cfg.NREPLProbe {
+	if h.cfg.nreplProbe {
 		h.sendProbe(c)
 	}
-	s.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote, "batches", batch)
+	h.log.Debug("sente-lite client connected", "uid", c.uid, "remote", c.remote, "batches", batch)
 
-	s.goConn(func() {
+	h.goConn(func() {
 		state, reason := h.readLoop(c)
-		rt := c.rt.Load()
-		if rt != nil {
-			// Unregistered first, so no new request picks a runtime that is leaving.
-			s.runtimes.remove(rt)
-		}
+		rt := h.runtimeLeaving(c)
 		c.ws.Close(state, reason)
-		s.live.Remove(c.ws)
+		h.live.Remove(c.ws)
 		_ = conn.Close()
-		if rt != nil {
-			s.bridge.runtimeGone(rt, reason)
-			s.log.Info("runtime disconnected", "runtime", rt.ID, "reason", reason)
-		}
+		h.runtimeLeft(rt, reason)
 		if c.ws.ClosedAs() == wsconn.ClosedStale {
 			h.stats.heartbeatFails.Add(1)
 		}
 		// Logged and counted before the connection leaves /stats, so that an
 		// operator who sees it gone finds why in the log.
-		s.log.Debug("sente-lite client disconnected", "uid", c.uid, "reason", reason)
+		h.log.Debug("sente-lite client disconnected", "uid", c.uid, "reason", reason)
 		h.drop(c)
 	})
 }
@@ -170,7 +219,7 @@ func (h *hub) drop(c *chskConn) {
 			delete(subs, c)
 			if len(subs) == 0 {
 				delete(h.channels, ch)
-				h.s.bus.noInterest(ch)
+				h.bus.noInterest(ch)
 			}
 		}
 	}
@@ -215,14 +264,14 @@ func (h *hub) readFrame(c *chskConn, typ int, data []byte, bad *int) string {
 	if typ != websocket.TextMessage {
 		err = errors.New("binary frame; sente-lite speaks EDN text frames")
 	} else {
-		f, err = wire.DecodeFrame(data, wire.Limits{MaxBytes: h.s.cfg.MaxMessageBytes, MaxDepth: h.s.cfg.MaxFrameDepth})
+		f, err = wire.DecodeFrame(data, wire.Limits{MaxBytes: h.cfg.maxMessageBytes, MaxDepth: h.cfg.maxFrameDepth})
 	}
 	if err != nil {
 		*bad++
 		h.stats.parseErrors.Add(1)
-		h.s.log.Warn("unreadable frame from sente-lite client", "uid", c.uid, "remote", c.remote, "err", err, "bad-frames", *bad)
+		h.log.Warn("unreadable frame from sente-lite client", "uid", c.uid, "remote", c.remote, "err", err, "bad-frames", *bad)
 		h.sendError(c, "unreadable-frame", err.Error())
-		if *bad >= h.s.cfg.MaxBadFrames {
+		if *bad >= h.cfg.maxBadFrames {
 			return fmt.Sprintf("closed after %d unreadable frames", *bad)
 		}
 		return ""
@@ -239,7 +288,7 @@ func (h *hub) readFrame(c *chskConn, typ int, data []byte, bad *int) string {
 	case wire.KindReply:
 		// The hub asks clients nothing with a callback, so a reply answers nothing.
 		h.stats.messagesIn.Add(1)
-		h.s.log.Debug("ignored a reply to no callback", "uid", c.uid, "cb", f.CallbackID)
+		h.log.Debug("ignored a reply to no callback", "uid", c.uid, "cb", f.CallbackID)
 	}
 	return ""
 }
@@ -254,7 +303,7 @@ func (h *hub) answerNow(c *chskConn, frame []byte) {
 		h.stats.dropped.Add(1)
 		if errors.Is(err, wsconn.ErrQueueFull) {
 			h.stats.slowConsumers.Add(1)
-			h.s.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.MaxQueue())
+			h.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.MaxQueue())
 		}
 		return
 	}
@@ -343,17 +392,17 @@ func (h *hub) subscribe(c *chskConn, data any) map[any]any {
 	if _, already := c.subs[ch]; already {
 		return subResult(ch, true, "")
 	}
-	if max := h.s.cfg.MaxSubscriptions; max > 0 && len(c.subs) >= max {
+	if max := h.cfg.maxSubscriptions; max > 0 && len(c.subs) >= max {
 		return subResult(ch, false, fmt.Sprintf("subscription limit (%d per connection) reached", max))
 	}
 	subs := h.channels[ch]
-	if max := h.s.cfg.MaxSubscribers; max > 0 && len(subs) >= max {
+	if max := h.cfg.maxSubscribers; max > 0 && len(subs) >= max {
 		return subResult(ch, false, fmt.Sprintf("channel has the maximum of %d subscribers", max))
 	}
 	if subs == nil {
 		subs = map[*chskConn]struct{}{}
 		h.channels[ch] = subs
-		h.s.bus.interest(ch)
+		h.bus.interest(ch)
 	}
 	subs[c] = struct{}{}
 	if c.subs == nil {
@@ -376,7 +425,7 @@ func (h *hub) unsubscribe(c *chskConn, data any) map[any]any {
 		delete(subs, c)
 		if len(subs) == 0 {
 			delete(h.channels, ch)
-			h.s.bus.noInterest(ch)
+			h.bus.noInterest(ch)
 		}
 	}
 	res := subResult(ch, true, "")
@@ -415,7 +464,7 @@ func (h *hub) publish(c *chskConn, data any) map[any]any {
 		}
 	}
 	h.mu.RUnlock()
-	h.s.bus.publish(ch, frame) // other instances, with --nats (bus.go)
+	h.bus.publish(ch, frame) // other instances, with --nats (bus.go)
 	res := subResult(ch, true, "")
 	res[edn.Keyword("delivered")] = int64(delivered)
 	return res
@@ -431,7 +480,7 @@ func (h *hub) queue(c *chskConn, frame []byte, batchable bool) bool {
 	h.stats.dropped.Add(1)
 	if errors.Is(err, wsconn.ErrQueueFull) {
 		h.stats.slowConsumers.Add(1)
-		h.s.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.MaxQueue())
+		h.log.Warn("closed a slow consumer", "uid", c.uid, "remote", c.remote, "queued", c.ws.MaxQueue())
 	}
 	return false
 }
@@ -439,7 +488,7 @@ func (h *hub) queue(c *chskConn, frame []byte, batchable bool) bool {
 func (h *hub) sendEvent(c *chskConn, ev wire.Event) {
 	frame, err := wire.EncodeEvent(ev)
 	if err != nil {
-		h.s.log.Error("cannot encode an event", "event", string(ev.ID), "err", err)
+		h.log.Error("cannot encode an event", "event", string(ev.ID), "err", err)
 		return
 	}
 	h.queue(c, frame, true)
@@ -448,7 +497,7 @@ func (h *hub) sendEvent(c *chskConn, ev wire.Event) {
 func (h *hub) reply(c *chskConn, cb string, data any) {
 	frame, err := wire.EncodeReply(data, cb)
 	if err != nil {
-		h.s.log.Error("cannot encode a reply", "err", err)
+		h.log.Error("cannot encode a reply", "err", err)
 		return
 	}
 	h.queue(c, frame, false)

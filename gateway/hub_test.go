@@ -3,9 +3,12 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 	"olympos.io/encoding/edn"
 
+	"github.com/sente-clj/sente/gateway/wsconn"
 	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 	"github.com/sente-clj/sente/wire"
@@ -29,7 +33,12 @@ type rawLite struct {
 
 func dialLite(t *testing.T, g *testGateway) *rawLite {
 	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial("ws://"+g.HTTPAddr().String()+"/chsk", nil)
+	return dialLiteAt(t, "ws://"+g.HTTPAddr().String()+"/chsk")
+}
+
+func dialLiteAt(t *testing.T, url string) *rawLite {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,5 +411,134 @@ func getJSON(t *testing.T, g *testGateway, path string, v any) {
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// recordingBus is a channelBus that notes what the hub tells it.
+type recordingBus struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (b *recordingBus) note(call string) { b.mu.Lock(); b.calls = append(b.calls, call); b.mu.Unlock() }
+
+func (b *recordingBus) interest(ch string)   { b.note("interest " + ch) }
+func (b *recordingBus) noInterest(ch string) { b.note("noInterest " + ch) }
+func (b *recordingBus) publish(ch string, frame []byte) {
+	f, err := wire.DecodeFrame(frame, wire.DefaultLimits())
+	if err != nil || f.Event.ID != wire.EvChannelMsg {
+		b.note(fmt.Sprintf("publish %s of something else: %q", ch, frame))
+		return
+	}
+	b.note("publish " + ch)
+}
+
+// take returns the calls so far, sorted, and forgets them.
+func (b *recordingBus) take() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	calls := b.calls
+	b.calls = nil
+	slices.Sort(calls)
+	return calls
+}
+
+func (b *recordingBus) count() int { b.mu.Lock(); defer b.mu.Unlock(); return len(b.calls) }
+
+// startHub serves a hub alone, on its own dependencies, and returns its
+// /chsk URL.
+func startHub(t *testing.T, cfg hubConfig, bus channelBus) string {
+	t.Helper()
+	live := wsconn.NewLiveness()
+	var conns sync.WaitGroup
+	h := newHub(hubDeps{cfg: cfg, log: slog.New(slog.DiscardHandler), upgrader: &websocket.Upgrader{},
+		live: live, goConn: conns.Go, bus: bus})
+	srv := httptest.NewServer(http.HandlerFunc(h.serveChsk))
+	t.Cleanup(func() {
+		live.CloseAll("test over")
+		srv.Close()
+		conns.Wait()
+	})
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// TestHubTellsTheBus: the hub tells its bus when a channel gains its first
+// subscriber here and loses its last, by unsubscribing or leaving, and hands
+// it every publish, whether or not anyone here listens.
+func TestHubTellsTheBus(t *testing.T) {
+	type step struct {
+		who  string // client a or b
+		do   string // "sub ch", "unsub ch", "pub ch" or "leave"
+		want []string
+	}
+	for _, tc := range []struct {
+		name             string
+		maxSubscriptions int
+		steps            []step
+	}{
+		{"first subscriber brings interest, the last one's leaving ends it", 100, []step{
+			{"a", "sub x", []string{"interest x"}},
+			{"b", "sub x", nil},
+			{"a", "unsub x", nil},
+			{"b", "leave", []string{"noInterest x"}},
+		}},
+		{"unsubscribing the last ends interest; subscribing again brings it", 100, []step{
+			{"a", "sub x", []string{"interest x"}},
+			{"a", "sub x", nil},
+			{"a", "unsub x", []string{"noInterest x"}},
+			{"a", "unsub x", nil},
+			{"b", "sub x", []string{"interest x"}},
+		}},
+		{"publishes go to the bus, with or without subscribers here", 100, []step{
+			{"a", "pub x", []string{"publish x"}},
+			{"b", "sub x", []string{"interest x"}},
+			{"a", "pub x", []string{"publish x"}},
+			{"b", "pub x", []string{"publish x"}},
+		}},
+		{"a client that leaves ends the channels only it held", 100, []step{
+			{"a", "sub x", []string{"interest x"}},
+			{"a", "sub y", []string{"interest y"}},
+			{"a", "sub z", []string{"interest z"}},
+			{"b", "sub y", nil},
+			{"a", "leave", []string{"noInterest x", "noInterest z"}},
+			{"b", "leave", []string{"noInterest y"}},
+		}},
+		{"a refused subscription tells the bus nothing", 1, []step{
+			{"a", "sub x", []string{"interest x"}},
+			{"a", "sub y", nil},
+			{"a", "leave", []string{"noInterest x"}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := hubConfigOf(DefaultConfig())
+			cfg.nreplProbe = false
+			cfg.maxSubscriptions = tc.maxSubscriptions
+			bus := &recordingBus{}
+			url := startHub(t, cfg, bus)
+			clients := map[string]*rawLite{"a": dialLiteAt(t, url), "b": dialLiteAt(t, url)}
+			for i, st := range tc.steps {
+				c := clients[st.who]
+				verb, ch, _ := strings.Cut(st.do, " ")
+				if verb == "leave" {
+					c.conn.Close()
+					testutil.Eventually(t, 0, func() bool { return bus.count() >= len(st.want) }, "step %d: %v", i, st.want)
+				} else {
+					// The callback form, so that each step waits for its answer;
+					// what the hub tells the bus it tells before answering.
+					ev := map[string]string{"sub": "subscribe", "unsub": "unsubscribe", "pub": "publish"}[verb]
+					c.send(fmt.Sprintf(`[[:sente-lite/%s {:channel-id %q :data 1}] "cb-%d"]`, ev, ch, i))
+					f := c.next()
+					for f.Kind == wire.KindEvent && f.Event.ID == wire.EvChannelMsg {
+						f = c.next() // published to a channel it holds
+					}
+					if f.Kind != wire.KindReply || f.CallbackID != fmt.Sprintf("cb-%d", i) {
+						t.Fatalf("step %d (%s %s): answered %+v", i, st.who, st.do, f)
+					}
+				}
+				if got := bus.take(); !slices.Equal(got, st.want) {
+					t.Fatalf("step %d (%s %s): the bus heard %q, want %q", i, st.who, st.do, got, st.want)
+				}
+			}
+		})
 	}
 }

@@ -87,7 +87,6 @@ func Listen(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, runtimes: newRuntimes(), live: wsconn.NewLiveness(),
 		nreplLn: nreplLn, httpLn: httpLn, started: time.Now(), tlsInfo: tlsInfo}
 	s.bridge = newBridge(cfg, s.runtimes)
-	s.hub = newHub(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.upgrader = websocket.Upgrader{
 		// wsconn reads frames from the socket itself; gorilla's reader goes
@@ -99,6 +98,8 @@ func Listen(cfg Config) (*Server, error) {
 		CheckOrigin:     s.checkOrigin,
 		Error:           s.upgradeError,
 	}
+	s.hub = newHub(hubDeps{cfg: hubConfigOf(cfg), log: cfg.Logger, upgrader: &s.upgrader, live: s.live,
+		goConn: s.goConn, runtimes: s.runtimes, bridge: s.bridge})
 	handler, err := s.routes()
 	if err != nil {
 		nreplLn.Close()
@@ -125,6 +126,9 @@ func Listen(cfg Config) (*Server, error) {
 			}
 			return nil, err
 		}
+		// Before anything is served, so before the hub calls it: the bus
+		// needs the hub to deliver to, and the hub the bus to share with.
+		s.hub.bus = s.bus
 	}
 	return s, nil
 }
