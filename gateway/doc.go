@@ -15,4 +15,17 @@
 // top-level form, a namespace and *1 *2 *3 *e per session, printed output as
 // out, errors in the JVM nREPL's shape. Runtimes that do not take the helper
 // get requests passed through as they came.
+//
+// Layout. server.go binds the listeners and wires the parts together;
+// editor.go serves editors' nREPL connections, bridge.go routes their
+// requests to runtimes and every answer back, and runtimes.go is the
+// registry of runtimes. scittle.go serves stock runtimes on /_nrepl. hub.go
+// is the sente-lite hub on /chsk, pub/sub and connection handling only; it
+// gets its limits, logger and collaborators as hubDeps, never the Server,
+// and talks to other gateways through a channelBus (bus.go, NATS with
+// --nats). chskruntime.go is all of nREPL over /chsk: the describe probe
+// that makes a client a runtime, requests to it and its responses. http.go,
+// page.go, stats.go and tls.go are the HTTP routes, the ready page, /health
+// and /stats, and HTTPS. Every WebSocket is a wsconn.Conn, and one
+// wsconn.Liveness pings them all (package gateway/wsconn).
 package gateway
