@@ -22,6 +22,11 @@ var ErrQueueFull = errors.New("send queue is full")
 // reading, and the write fails.
 const writeWait = 10 * time.Second
 
+// flushWait bounds how long a connection closed for shutdown spends writing
+// what was queued for it before it is cut: the gateway's shutdown waits for
+// its connections, and a peer that does not read must not hold it up.
+const flushWait = 2 * time.Second
+
 // outFrame is one queued frame. batchable frames are single events that may be
 // sent together as one sente batch vector, [[ev1 ...] [ev2 ...]].
 type outFrame struct {
@@ -54,6 +59,8 @@ type Conn struct {
 	queuedBytes int64
 	writing     bool
 	closed      bool
+	flushing    bool        // closed for shutdown: the writer sends the close frame once the queue is written
+	cutFlush    func() bool // stops the timer that cuts a flush short
 	state       CloseState
 	reason      string
 
@@ -155,20 +162,23 @@ func (c *Conn) SendNow(data []byte) error {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 	err := c.conn.WriteMessage(websocket.TextMessage, data)
 
-	c.mu.Lock()
 	if err != nil {
-		c.writing = false
-		c.mu.Unlock()
-		c.Close(ClosedWriteError, "write failed: "+err.Error())
+		c.writeFailed(err)
 		return fmt.Errorf("%w: write failed: %v", ErrClosed, err)
 	}
+	c.mu.Lock()
 	c.sent.Add(1)
-	if len(c.queue) > 0 && !c.closed {
+	if len(c.queue) > 0 && (!c.closed || c.flushing) {
 		go c.writeLoop() // frames queued meanwhile: the writer takes over
-	} else {
-		c.writing = false
+		c.mu.Unlock()
+		return nil
 	}
+	c.writing = false
+	flushed := c.takeFlushing()
 	c.mu.Unlock()
+	if flushed {
+		c.shutdownIO(c.reason)
+	}
 	return nil
 }
 
@@ -199,7 +209,12 @@ const (
 
 // Close ends the connection, telling the peer reason in a close frame: the
 // read loop returns and the owner cleans up. The first state and reason given
-// are the ones reported.
+// are the ones reported. Sends fail from here on.
+//
+// Closed as ClosedShutdown, the connection first writes what is queued, for
+// at most flushWait, so that what the gateway accepted for the peer (a
+// published message, a reply) reaches it. Any other state means the peer is
+// gone, broken or not reading, and the queue is dropped.
 func (c *Conn) Close(state CloseState, reason string) {
 	c.mu.Lock()
 	if c.closed {
@@ -207,9 +222,45 @@ func (c *Conn) Close(state CloseState, reason string) {
 		return
 	}
 	c.closed, c.state, c.reason = true, state, reason
+	if state == ClosedShutdown && c.writing {
+		c.flushing = true
+		// A peer that does not read loses the rest: cutting the socket fails
+		// the write, and the writer then unblocks the read loop.
+		c.cutFlush = time.AfterFunc(flushWait, func() { _ = c.conn.NetConn().Close() }).Stop
+		c.mu.Unlock()
+		return
+	}
 	c.queue, c.queuedBytes = nil, 0
 	c.mu.Unlock()
 	c.shutdownIO(reason)
+}
+
+// takeFlushing ends a shutdown flush, when one is under way, and reports
+// whether it was; the caller then sends the close frame. The writer calls it,
+// with mu held, once it has nothing more to write.
+func (c *Conn) takeFlushing() bool {
+	if !c.flushing {
+		return false
+	}
+	c.flushing = false
+	c.cutFlush()
+	c.cutFlush = nil
+	return true
+}
+
+// writeFailed ends the connection after a failed write. Closed already for
+// shutdown, it only ends the flush: the state stays ClosedShutdown.
+func (c *Conn) writeFailed(err error) {
+	c.mu.Lock()
+	c.writing = false
+	c.queue, c.queuedBytes = nil, 0
+	flushed := c.takeFlushing()
+	c.mu.Unlock()
+	if flushed {
+		c.shutdownIO(c.reason)
+		return
+	}
+	c.Close(ClosedWriteError, "write failed: "+err.Error())
 }
 
 // shutdownIO tells the peer why, then unblocks the owner's read loop.
@@ -244,10 +295,14 @@ func (c *Conn) writeLoop() {
 	var batch []byte
 	for {
 		c.mu.Lock()
-		if len(c.queue) == 0 || c.closed {
+		if len(c.queue) == 0 || (c.closed && !c.flushing) {
 			c.writing = false
 			c.queue, c.spare = nil, nil // let an idle connection drop its backing arrays
+			flushed := c.takeFlushing()
 			c.mu.Unlock()
+			if flushed {
+				c.shutdownIO(c.reason)
+			}
 			return
 		}
 		frames := c.queue
@@ -263,10 +318,7 @@ func (c *Conn) writeLoop() {
 			err = c.writeEach(frames, &batch)
 		}
 		if err != nil {
-			c.mu.Lock()
-			c.writing = false
-			c.mu.Unlock()
-			c.Close(ClosedWriteError, "write failed: "+err.Error())
+			c.writeFailed(err)
 			return
 		}
 		clear(frames) // the frames' bytes are garbage now

@@ -416,3 +416,59 @@ func writeClient(t *testing.T, client *websocket.Conn, typ int, data []byte) {
 		t.Fatalf("client write: %v", err)
 	}
 }
+
+// TestConnShutdownFlushes: closed for shutdown, a connection first writes
+// what it had accepted, in order, and only then says goodbye; a peer that
+// does not read cannot hold the shutdown up, it is cut after flushWait.
+func TestConnShutdownFlushes(t *testing.T) {
+	for _, corked := range []bool{true, false} {
+		t.Run(fmt.Sprintf("a reading peer gets every frame, corked %t", corked), func(t *testing.T) {
+			const n = 2000
+			client, conns, ends := serveConn(t, corked, Options{MaxQueue: n, CloseWhenFull: true})
+			c := receive(t, conns, "connection")
+			for i := range n {
+				if err := c.Send([]byte(fmt.Sprintf("[:t/n %d]", i)), true); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+			}
+			c.Close(ClosedShutdown, "gateway shutting down")
+			if err := c.Send([]byte("[:t/late]"), true); !errors.Is(err, ErrClosed) {
+				t.Errorf("send after the close: %v, want ErrClosed", err)
+			}
+			_ = client.SetReadDeadline(time.Now().Add(waitBound))
+			for i := range n {
+				_, data, err := client.ReadMessage()
+				if err != nil {
+					t.Fatalf("frame %d of %d: %v", i, n, err)
+				}
+				if want := fmt.Sprintf("[:t/n %d]", i); string(data) != want {
+					t.Fatalf("frame %d is %q, want %q", i, data, want)
+				}
+			}
+			_, _, err := client.ReadMessage()
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway || ce.Text != "gateway shutting down" {
+				t.Errorf("after the frames the peer read %v, want the close frame", err)
+			}
+			if got := receive(t, ends, "end of the read loop"); got.state != ClosedShutdown {
+				t.Errorf("read loop ended as %d %q, want ClosedShutdown", got.state, got.reason)
+			}
+		})
+		t.Run(fmt.Sprintf("a peer that does not read is cut, corked %t", corked), func(t *testing.T) {
+			// Far more than loopback's socket buffers hold, so the writer blocks.
+			const frames, size = 64, 256 << 10
+			_, conns, ends := serveConn(t, corked, Options{MaxQueue: frames})
+			c := receive(t, conns, "connection")
+			big := []byte("\"" + strings.Repeat("x", size) + "\"")
+			for i := range frames {
+				if err := c.Send(big, false); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+			}
+			c.Close(ClosedShutdown, "gateway shutting down")
+			if got := receive(t, ends, "end of the read loop"); got.state != ClosedShutdown || got.reason != "gateway shutting down" {
+				t.Errorf("read loop ended as %d %q, want ClosedShutdown", got.state, got.reason)
+			}
+		})
+	}
+}
