@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"reflect"
@@ -227,18 +228,18 @@ func TestRequestReply(t *testing.T) {
 
 func TestRequestTimeoutAndLateReply(t *testing.T) {
 	h := newHub(t)
-	c := dial(t, h, nil)
-	h.replyDelay.Store(int64(time.Second))
-	start := time.Now()
+	var logs testutil.Buffer
+	c := dial(t, h, func(o *sentelite.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	// The hub holds the reply, so only the deadline can end the Request.
+	h.holdReplies()
 	_, err := c.Request(ctxFor(t, 30*time.Millisecond), wire.Event{ID: "test/slow", Data: 1})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want DeadlineExceeded", err)
 	}
-	if d := time.Since(start); d > 800*time.Millisecond {
-		t.Errorf("Request returned after %v, not at its deadline", d)
-	}
-	time.Sleep(time.Until(start.Add(1100 * time.Millisecond))) // the late reply arrives and is ignored
-	h.replyDelay.Store(0)
+	h.releaseReplies() // the late reply arrives and is ignored
+	logs.WaitFor(t, "ignored a reply to no pending request", 0)
 	got, err := c.Request(ctxFor(t, 2*time.Second), wire.Event{ID: "test/fast", Data: "ok"})
 	if err != nil || got != "ok" {
 		t.Fatalf("Request after a late reply: %v, %v", got, err)
@@ -322,13 +323,17 @@ func TestHandlers(t *testing.T) {
 func TestOnceTimeout(t *testing.T) {
 	h := newHub(t)
 	c := dial(t, h, nil)
-	var timedOut, matched collector
+	var timedOut, matched, later collector
 	c.On(sentelite.HandlerOptions{EventID: "test/never", Once: true, Timeout: 30 * time.Millisecond, Callback: timedOut.add})
-	start := time.Now()
-	c.On(sentelite.HandlerOptions{EventID: "test/soon", Once: true, Timeout: time.Second, Callback: matched.add})
+	// Long enough for the push to match first on a busy machine.
+	const soon = time.Second
+	c.On(sentelite.HandlerOptions{EventID: "test/soon", Once: true, Timeout: soon, Callback: matched.add})
 	h.push(`[:test/soon 1]`)
-	testutil.Eventually(t, 0, func() bool { return timedOut.len() == 1 }, "timeout")
-	time.Sleep(time.Until(start.Add(1100 * time.Millisecond))) // past the second handler's timeout
+	testutil.Eventually(t, 0, func() bool { return timedOut.len() == 1 && matched.len() == 1 }, "the timeout and the match")
+	// A handler registered now with a longer timeout times out after the
+	// matched one would have: once it has, so has any stray timer.
+	c.On(sentelite.HandlerOptions{EventID: "test/never", Once: true, Timeout: soon + 100*time.Millisecond, Callback: later.add})
+	testutil.Eventually(t, 0, func() bool { return later.len() == 1 }, "the later handler's timeout")
 	if m := timedOut.all(); len(m) != 1 || m[0].Err != sentelite.ErrTimeout {
 		t.Errorf("timed-out handler got %v", timedOut.ids())
 	}
@@ -435,7 +440,7 @@ func TestClose(t *testing.T) {
 	})
 	var once collector
 	c.On(sentelite.HandlerOptions{EventID: "test/x", Once: true, Timeout: time.Hour, Callback: once.add})
-	h.replyDelay.Store(int64(time.Hour))
+	h.holdReplies()
 	reqErr := make(chan error, 1)
 	go func() {
 		_, err := c.Request(context.Background(), wire.Event{ID: "test/slow", Data: 1})

@@ -6,10 +6,8 @@ package sentelite_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
-	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -51,14 +49,7 @@ func (g *realGateway) stat(t *testing.T, name string) int64 {
 	var stats struct {
 		SenteLite map[string]any `json:"sente-lite"`
 	}
-	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/stats")
-	if err != nil {
-		t.Fatalf("GET /stats: %v", err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
-		t.Fatalf("GET /stats: %v", err)
-	}
+	g.GetJSON(t, "/stats", &stats)
 	n, ok := stats.SenteLite[name].(float64)
 	if !ok {
 		t.Fatalf("/stats has no sente-lite %q: %v", name, stats.SenteLite)
@@ -72,14 +63,7 @@ func (g *realGateway) channelSubscribers(t *testing.T, ch string) int {
 	var body struct {
 		Channels map[string]int `json:"channels"`
 	}
-	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/channels")
-	if err != nil {
-		t.Fatalf("GET /channels: %v", err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("GET /channels: %v", err)
-	}
+	g.GetJSON(t, "/channels", &body)
 	return body.Channels[ch]
 }
 
