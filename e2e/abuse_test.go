@@ -602,7 +602,7 @@ func abuseTaggedRuntime(t *testing.T, g *faultGW) *websocket.Conn {
 	}) {
 		t.Fatal("raw runtime not registered")
 	}
-	ed := g.dialEditor(t)
+	ed := g.Editor(t)
 	session, err := ed.Clone(ctxFor(t, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)

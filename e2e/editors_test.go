@@ -633,7 +633,7 @@ func TestEditorConversations(t *testing.T) {
 				p := openRuntimePage(t, b, g, tc.page)
 				t.Cleanup(func() {
 					_ = p.Close(ctxFor(t, 10*time.Second))
-					g.waitRuntimes(t, 0, goneBound)
+					g.WaitRuntimes(t, 0)
 				})
 			}
 			for _, ed := range profiles {
@@ -660,7 +660,7 @@ func TestSessionsAcrossPageReloadAndEditorExit(t *testing.T) {
 			p := openRuntimePage(t, b, g, path)
 			t.Cleanup(func() {
 				_ = p.Close(ctxFor(t, 10*time.Second))
-				g.waitRuntimes(t, 0, goneBound)
+				g.WaitRuntimes(t, 0)
 			})
 			w := dialWire(t, g.NREPLAddr().String(), false)
 			s := w.do(nrepl.Msg{"op": "clone"})[0].Str("new-session")
@@ -677,13 +677,13 @@ func TestSessionsAcrossPageReloadAndEditorExit(t *testing.T) {
 			}
 			w.do(nrepl.Msg{"op": "eval", "session": s, "code": "(js/clearInterval user/ticker)"})
 
-			before := g.runtimes(t)
+			before := g.Runtimes(t)
 			if _, err := p.Eval(ctxFor(t, evalBound), "setTimeout(function () { location.reload(); }, 0)"); err != nil {
 				t.Fatal(err)
 			}
 			var now []gateway.RuntimeInfo
 			if !testutil.Poll(context.Background(), pageReady, func() bool {
-				now = g.runtimes(t)
+				now = g.Runtimes(t)
 				return len(now) == 1 && len(before) == 1 && now[0].ID != before[0].ID
 			}) {
 				t.Fatalf("the reloaded page did not come back as a new runtime: %v", now)
@@ -712,9 +712,9 @@ func TestTerminalShowsOutputAndErrors(t *testing.T) {
 			p := openRuntimePage(t, b, g, path)
 			t.Cleanup(func() {
 				_ = p.Close(ctxFor(t, 10*time.Second))
-				g.waitRuntimes(t, 0, goneBound)
+				g.WaitRuntimes(t, 0)
 			})
-			c := g.editor(t)
+			c := g.Editor(t)
 			var out, errOut strings.Builder
 			pr := &repl.Printer{Out: &out, Err: &errOut}
 			_, res, err := c.EvalStream(ctxFor(t, evalBound), "",

@@ -113,19 +113,6 @@ func (g *faultGW) runtimeIDs(t *testing.T) []string {
 	return ids
 }
 
-// dialEditor connects an nREPL client, closed when the test ends.
-func (g *faultGW) dialEditor(t *testing.T) *nrepl.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := nrepl.Dial(ctx, g.NREPLAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // dialRuntime connects a simulated runtime and waits until the gateway lists
 // it; it returns the runtime and its gateway id.
 func (g *faultGW) dialRuntime(t *testing.T, h simruntime.Handler) (*simruntime.Runtime, string) {
@@ -215,7 +202,7 @@ type faultCanary struct {
 // Echo-like handlers answer its code as the value.
 func faultStartCanary(t *testing.T, g *faultGW, runtimeID string) *faultCanary {
 	t.Helper()
-	c := g.dialEditor(t)
+	c := g.Editor(t)
 	session, err := c.Clone(ctxFor(t, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -369,7 +356,7 @@ func TestFaultGatewayRestart(t *testing.T) {
 	var editors []*nrepl.Client
 	var pending []pendingEval
 	for e := 0; e < nEditors; e++ {
-		c := first.dialEditor(t)
+		c := first.Editor(t)
 		editors = append(editors, c)
 		if res := eval(t, c, "", fmt.Sprintf("(warm-up %d)", e), nil); len(res.Values) != 1 {
 			t.Fatalf("warm-up eval: %v", res.Responses)
@@ -1026,7 +1013,7 @@ func faultCrashUnderThree(t *testing.T, b *peers.Browser, path string) {
 	}
 	var ws []waiting
 	for e := 0; e < 3; e++ {
-		c := g.editor(t)
+		c := g.Editor(t)
 		if res := eval(t, c, "", fmt.Sprintf("(+ %d 1)", e), nil); !slices.Equal(res.Values, []string{strconv.Itoa(e + 1)}) {
 			t.Fatalf("editor %d warm-up: %v", e, res.Responses)
 		}
@@ -1087,7 +1074,7 @@ func faultCrashUnderThree(t *testing.T, b *peers.Browser, path string) {
 		}()
 	}
 	wg.Wait()
-	g.waitRuntimes(t, 0, goneBound)
+	g.WaitRuntimes(t, 0)
 	if n := g.health(t)["pending"]; n != float64(0) {
 		t.Errorf("/health pending = %v after the crash", n)
 	}

@@ -162,11 +162,11 @@ func TestTwoGatewaysOneHub(t *testing.T) {
 		g *gw
 		p *peers.Page
 	}{{ga, pa}, {gb, pb}} {
-		res := eval(t, tc.g.editor(t), "", "(sente-lite.client/uid sente-lite.page/client)", nil)
+		res := eval(t, tc.g.Editor(t), "", "(sente-lite.client/uid sente-lite.page/client)", nil)
 		if want := fmt.Sprintf("%q", uids[tc.p]); !slices.Equal(res.Values, []string{want}) {
 			t.Errorf("eval on %s ran in %v, want its own page %s", tc.g.HTTPAddr(), res.Values, want)
 		}
-		if got := len(tc.g.runtimes(t)); got != 1 {
+		if got := len(tc.g.Runtimes(t)); got != 1 {
 			t.Errorf("%s lists %d runtimes, want its own page only", tc.g.HTTPAddr(), got)
 		}
 	}

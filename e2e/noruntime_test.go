@@ -17,7 +17,7 @@ func TestNoRuntime(t *testing.T) {
 	t.Parallel()
 	const wait = time.Second
 	g := startGateway(t, func(c *gateway.Config) { c.RuntimeWait = wait })
-	c := g.editor(t)
+	c := g.Editor(t)
 
 	t.Run("describe", func(t *testing.T) {
 		start := time.Now()

@@ -81,7 +81,7 @@ func TestScittleClient(t *testing.T) {
 		g := startGateway(t, nil)
 		openPage(t, b, scittleClientURL(g, "/stock"), "document.body.dataset.state === 'connected'")
 		scittleClientWaitRuntime(t, g, gateway.KindScittleNREPL, 1)
-		res := eval(t, g.editor(t), "", "(+ 20 22)", nil)
+		res := eval(t, g.Editor(t), "", "(+ 20 22)", nil)
 		if !slices.Equal(res.Values, []string{"42"}) || !slices.Contains(res.Status, "done") {
 			t.Errorf("eval on /stock: %v", res.Responses)
 		}
@@ -102,7 +102,7 @@ func scittleClientURL(g *gw, path string) string {
 // socket is connected and the gateway lists it as a sente-lite runtime.
 func scittleClientOpen(t *testing.T, b *peers.Browser, g *gw) *peers.Page {
 	t.Helper()
-	before := len(g.runtimes(t))
+	before := len(g.Runtimes(t))
 	p := openPage(t, b, g.PageURL(), "document.body.dataset.state === 'connected'")
 	scittleClientWaitRuntime(t, g, gateway.KindSenteLite, before+1)
 	return p
@@ -113,7 +113,7 @@ func scittleClientOpen(t *testing.T, b *peers.Browser, g *gw) *peers.Page {
 func scittleClientWaitRuntime(t *testing.T, g *gw, kind string, n int) gateway.RuntimeInfo {
 	t.Helper()
 	var got []gateway.RuntimeInfo
-	if !testutil.Poll(context.Background(), 0, func() bool { got = g.runtimes(t); return len(got) == n && got[n-1].Kind == kind }) {
+	if !testutil.Poll(context.Background(), 0, func() bool { got = g.Runtimes(t); return len(got) == n && got[n-1].Kind == kind }) {
 		t.Fatalf("gateway lists %+v after %v, want %d runtimes, the newest %s", got, testutil.Patience, n, kind)
 	}
 	return got[n-1]
@@ -213,7 +213,7 @@ func scittleClientTestConnects(t *testing.T, g *gw, p *peers.Page) {
 	if string(raw) != `[true,true,true,"undefined"]` {
 		t.Errorf("page shows uid, shim in place and attached, no SCITTLE_NREPL_WEBSOCKET_PORT: got %s", raw)
 	}
-	rts := g.runtimes(t)
+	rts := g.Runtimes(t)
 	if len(rts) != 1 || rts[0].Kind != gateway.KindSenteLite {
 		t.Errorf("runtimes %+v, want one sente-lite runtime (and no /_nrepl socket)", rts)
 	}
@@ -269,7 +269,7 @@ func scittleClientTestAssets(t *testing.T, g *gw) {
 }
 
 func scittleClientTestGoNREPL(t *testing.T, g *gw, p *peers.Page) {
-	c := g.editor(t)
+	c := g.Editor(t)
 	session, err := c.Clone(ctxFor(t, evalBound))
 	if err != nil {
 		t.Fatal(err)
@@ -542,7 +542,7 @@ func scittleClientTestPubSub(t *testing.T, g *gw, p *peers.Page) {
 // scittleClientTestClose: a second client in the page, closed with close!: its
 // once handlers and callbacks hear {:error :closed}, and it does not reconnect.
 func scittleClientTestClose(t *testing.T, g *gw, p *peers.Page) {
-	before := len(g.runtimes(t))
+	before := len(g.Runtimes(t))
 	scittleClientEval(t, p, `(defonce closed (atom {}))
 	  (def c2 (sl/make-client! {:url sente-lite.page/url
 	                            :on-close (fn [info] (swap! closed assoc :on-close info))}))
@@ -563,7 +563,7 @@ func scittleClientTestClose(t *testing.T, g *gw, p *peers.Page) {
 		t.Errorf("closed client is %s", st)
 	}
 	// c2 answered no probe (no bridge), so it never was a runtime.
-	if n := len(g.runtimes(t)); n != before {
+	if n := len(g.Runtimes(t)); n != before {
 		t.Errorf("%d runtimes, want %d", n, before)
 	}
 	// The gateway sees the socket go: only the page's own client is left.
@@ -587,7 +587,7 @@ func scittleClientTestRestart(t *testing.T, b *peers.Browser) {
 	g1, stop1 := scittleClientStartOn(t, 0, 0)
 	httpPort, nreplPort := g1.HTTPAddr().Port, g1.NREPLAddr().Port
 	p := scittleClientOpen(t, b, g1)
-	c1 := g1.editor(t)
+	c1 := g1.Editor(t)
 	if res := eval(t, c1, "", "(def survivor 6)", nil); !slices.Equal(res.Values, []string{"#'user/survivor"}) {
 		t.Fatalf("def before restart: %v", res.Responses)
 	}
@@ -630,7 +630,7 @@ func scittleClientTestRestart(t *testing.T, b *peers.Browser) {
 	}
 
 	// A new editor connection on the same port evaluates in the same page: no reload.
-	c2 := g2.editor(t)
+	c2 := g2.Editor(t)
 	res := eval(t, c2, "", "(* survivor 7)", nil)
 	if !slices.Equal(res.Values, []string{"42"}) {
 		t.Errorf("eval after the restart: %v", res.Responses)
