@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"olympos.io/encoding/edn"
 
@@ -93,14 +92,12 @@ func TestTwoGatewaysOneHub(t *testing.T) {
 
 	// Interest reaches NATS asynchronously: probe until it crosses both ways.
 	probe := func(from *goSub, to *goSub) {
-		deadline := time.Now().Add(evalBound)
-		for i := int64(0); len(goSeqs(to, from.c.UID(), "probe")) == 0; i++ {
-			if time.Now().After(deadline) {
-				t.Fatalf("no probe crossed the bus within %v", evalBound)
-			}
-			_ = from.c.Publish("room", map[any]any{edn.Keyword("tag"): "probe", edn.Keyword("seq"): i}, false)
-			time.Sleep(20 * time.Millisecond)
-		}
+		var seq int64
+		testutil.Eventually(t, evalBound, func() bool {
+			_ = from.c.Publish("room", map[any]any{edn.Keyword("tag"): "probe", edn.Keyword("seq"): seq}, false)
+			seq++
+			return len(goSeqs(to, from.c.UID(), "probe")) > 0
+		}, "a probe to cross the bus")
 	}
 	probe(goA, goB)
 	probe(goB, goA)

@@ -549,6 +549,7 @@ func scittleClientTestClose(t *testing.T, g *gw, p *peers.Page) {
 	  ""`)
 	scittleClientWait(t, p, "(sl/connected? c2)", evalBound)
 	scittleClientEval(t, p, `(sl/take! c2 {:event-id :e2e/never :callback (fn [m] (swap! closed assoc :take m))})
+	  (def c2-ws (:ws @c2))
 	  (sl/close! c2) ""`)
 	scittleClientWait(t, p, "(contains? @closed :take)", evalBound)
 	scittleClientEval(t, p, `(sl/take! c2 {:event-id :e2e/later :callback (fn [m] (swap! closed assoc :take-after m))}) ""`)
@@ -558,18 +559,21 @@ func scittleClientTestClose(t *testing.T, g *gw, p *peers.Page) {
 	if len(l) != 4 || get(l[0], ":error") != "closed" || l[1] != false || l[2] != "closed" || l[3] != false {
 		t.Errorf("after close!: [take! on-close will-reconnect? state send!] = %v", got)
 	}
-	time.Sleep(600 * time.Millisecond) // longer than the first reconnect delay
-	if st := scittleClientEval(t, p, "(pr-str (:state (sl/status c2)))"); st != ":closed" {
-		t.Errorf("closed client is %s", st)
+	// A reconnect is scheduled when the socket's close event comes, and a
+	// scheduled one counts an attempt at once. So once c2's socket is closed
+	// (the close event came in the same task) and the gateway saw it go, a
+	// client that is still :closed with no attempts will not reconnect.
+	scittleClientWait(t, p, "(= 3 (.-readyState c2-ws))", evalBound)
+	var conns float64
+	if !testutil.Poll(context.Background(), evalBound, func() bool { conns, _ = g.health(t)["connections"].(float64); return conns == 1 }) {
+		t.Fatalf("gateway has %v sente-lite connections, want 1 (the page's own client)", conns)
+	}
+	if st := scittleClientEDN(t, p, "((juxt :state :attempts) (sl/status c2))"); fmt.Sprint(st) != "[closed 0]" {
+		t.Errorf("closed client: [state attempts] = %v, want [closed 0]", st)
 	}
 	// c2 answered no probe (no bridge), so it never was a runtime.
 	if n := len(g.Runtimes(t)); n != before {
 		t.Errorf("%d runtimes, want %d", n, before)
-	}
-	// The gateway sees the socket go: only the page's own client is left.
-	var conns float64
-	if !testutil.Poll(context.Background(), evalBound, func() bool { conns, _ = g.health(t)["connections"].(float64); return conns == 1 }) {
-		t.Fatalf("gateway has %v sente-lite connections, want 1 (the page's own client)", conns)
 	}
 }
 
@@ -641,18 +645,16 @@ func scittleClientTestRestart(t *testing.T, b *peers.Browser) {
 
 	// The page re-subscribed to lobby on the new gateway (:resubscribe? true).
 	goc := scittleClientGo(t, g2)
-	deadline := time.Now().Add(evalBound)
-	for {
+	var raw json.RawMessage
+	var err error
+	landed := func() bool {
 		// Publish until the re-subscription has landed.
 		_ = goc.Publish("lobby", "after restart", false)
-		raw, err := p.Eval(ctxFor(t, evalBound), scittleClientJS(`(pr-str (:msgs @restart))`))
-		if err == nil && strings.Contains(string(raw), "after restart") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no lobby message reached the page after the restart: %s %v", raw, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		raw, err = p.Eval(ctxFor(t, evalBound), scittleClientJS(`(pr-str (:msgs @restart))`))
+		return err == nil && strings.Contains(string(raw), "after restart")
+	}
+	if !testutil.Poll(context.Background(), evalBound, landed) {
+		t.Fatalf("no lobby message reached the page after the restart: %s %v", raw, err)
 	}
 }
 
