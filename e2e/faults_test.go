@@ -517,12 +517,15 @@ func TestFaultRuntimeDialsDuringShutdown(t *testing.T) {
 				}
 			}()
 		}
-		time.Sleep(30 * time.Millisecond)
+		// Stop once the dialers are connecting: a few are in already.
+		testutil.Eventually(t, 0, func() bool { mu.Lock(); defer mu.Unlock(); return len(conns) >= 4 }, "the dialers to connect")
 		g.stop(t)
 		cancel()
 		wg.Wait()
-		if g.Stopped > 2*time.Second {
-			t.Errorf("round %d: shutdown took %v with clients connecting", round, g.Stopped)
+		// A socket accepted during the shutdown that nobody closes makes it
+		// give up after 5 s and say so (see faultKnownShutdownRace).
+		if strings.Contains(g.Logs.String(), "did not finish within 5s of shutdown") {
+			t.Errorf("round %d: shutdown waited for connections with clients connecting (stopped in %v)", round, g.Stopped)
 		}
 		open := 0
 		for _, c := range conns {
@@ -1024,17 +1027,9 @@ func faultCrashUnderThree(t *testing.T, b *peers.Browser, path string) {
 		}
 		ws = append(ws, waiting{id, ch})
 	}
-	if !testutil.Poll(context.Background(), evalBound, func() bool { return g.health(t)["pending"] == float64(3) }) {
-		t.Fatalf("/health pending = %v, want the 3 promises", g.health(t)["pending"])
-	}
-	// The promises stay unanswered: the page holds all three.
-	for _, w := range ws {
-		select {
-		case r := <-w.ch:
-			t.Fatalf("%s: a never-settling promise was answered: %v", w.id, r)
-		case <-time.After(shortSilent / 3):
-		}
-	}
+	// The page holds all three promises, unanswered (each must end below
+	// with runtime-gone, not a value).
+	g.waitPending(t, 3)
 
 	start := time.Now()
 	if err := b.Crash(ctxFor(t, goneBound), p); err != nil {

@@ -16,17 +16,17 @@ import (
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/gatewaytest"
 	"github.com/sente-clj/sente/internal/peers"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 )
 
 // Bounds on every wait. They are generous for a loaded 2-core machine running
 // under -race; a healthy run is far below them (see the timings the tests log).
 const (
-	pageReady   = 45 * time.Second // open the page, load Scittle, connect /_nrepl
-	evalBound   = 15 * time.Second // one request to a connected runtime
-	jvmBound    = 3 * time.Minute  // one JVM script: startup plus all its checks
-	goneBound   = 20 * time.Second // a runtime leaving until the editor has done
-	shortSilent = 400 * time.Millisecond
+	pageReady = 45 * time.Second // open the page, load Scittle, connect /_nrepl
+	evalBound = 15 * time.Second // one request to a connected runtime
+	jvmBound  = 3 * time.Minute  // one JVM script: startup plus all its checks
+	goneBound = 20 * time.Second // a runtime leaving until the editor has done
 )
 
 // gw is one in-process gateway on free ports (see internal/gatewaytest), with
@@ -61,6 +61,16 @@ func (g *gw) health(t *testing.T) map[string]any {
 		t.Errorf("GET /health: %v", err)
 	}
 	return body
+}
+
+// waitPending waits until /health counts n requests pending at runtimes: the
+// gateway has handed them over and no answer has come.
+func (g *gw) waitPending(t *testing.T, n int) {
+	t.Helper()
+	var got float64
+	if !testutil.Poll(context.Background(), evalBound, func() bool { got, _ = g.health(t)["pending"].(float64); return got == float64(n) }) {
+		t.Fatalf("/health pending = %v, want %d", got, n)
+	}
 }
 
 // openPage opens url in a new tab and waits for predicate (JavaScript) to hold.
