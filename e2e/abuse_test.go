@@ -265,14 +265,13 @@ func TestAbuseEditorBencode(t *testing.T) {
 	})
 
 	a.run(t, "huge length prefix", []string{fmt.Sprintf("message exceeds %d bytes", maxMsg)}, func(t *testing.T) {
-		start := time.Now()
+		// The body never comes and the connection stays open on this side:
+		// only a gateway that refuses on the declared length answers (and
+		// abuseEditorSend fails if it waits instead).
 		reply := abuseEditorSend(t, g, []byte("d4:code99999999999:"), false)
 		abuseRefusal(t, reply, "exceeds")
 		if len(reply) == 0 {
 			t.Error("no reply: the gateway should say why before closing")
-		}
-		if took := time.Since(start); took > 2*time.Second {
-			t.Errorf("refusing a declared length took %v", took)
 		}
 	})
 
