@@ -203,12 +203,12 @@ type faultCanary struct {
 func faultStartCanary(t *testing.T, g *faultGW, runtimeID string) *faultCanary {
 	t.Helper()
 	c := g.Editor(t)
-	session, err := c.Clone(ctxFor(t, 5*time.Second))
+	session, err := c.Clone(ctxFor(t, evalBound))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if runtimeID != "" {
-		rs := testutil.Collect(t, c, nrepl.Msg{"op": "sente/select-runtime", "session": session, "runtime": runtimeID}, 5*time.Second)
+		rs := testutil.Collect(t, c, nrepl.Msg{"op": "sente/select-runtime", "session": session, "runtime": runtimeID}, 0)
 		if slices.Contains(statuses(rs), "error") {
 			t.Fatalf("canary could not select runtime %s: %v", runtimeID, rs)
 		}
@@ -346,7 +346,7 @@ func TestFaultGatewayRestart(t *testing.T) {
 			<-r.done
 		}
 	}()
-	first.waitHealth(t, "runtimes", nRuntimes, 5*time.Second)
+	first.waitHealth(t, "runtimes", nRuntimes, testutil.Patience)
 
 	type pendingEval struct {
 		editor int
@@ -370,7 +370,7 @@ func TestFaultGatewayRestart(t *testing.T) {
 			pending = append(pending, pendingEval{e, id, ch})
 		}
 	}
-	first.waitHealth(t, "pending", nEditors*perEditor, 5*time.Second)
+	first.waitHealth(t, "pending", nEditors*perEditor, testutil.Patience)
 
 	first.stop(t)
 	t.Logf("first gateway stopped in %v", first.Stopped.Round(time.Millisecond))
@@ -399,7 +399,7 @@ func TestFaultGatewayRestart(t *testing.T) {
 	}
 	// Then the sockets closed: the old connections are finished.
 	for e, c := range editors {
-		if _, err := c.Eval(ctxFor(t, 5*time.Second), "", "(after shutdown)", nil); !errors.Is(err, nrepl.ErrClosed) {
+		if _, err := c.Eval(ctxFor(t, evalBound), "", "(after shutdown)", nil); !errors.Is(err, nrepl.ErrClosed) {
 			t.Errorf("editor %d: eval on the stopped gateway: err %v, want the connection closed", e, err)
 		}
 	}
@@ -438,7 +438,7 @@ func TestFaultGatewayRestart(t *testing.T) {
 		}(e)
 	}
 	wg.Wait()
-	second.waitHealth(t, "runtimes", nRuntimes, 10*time.Second)
+	second.waitHealth(t, "runtimes", nRuntimes, testutil.Patience)
 	// The gateway lists a runtime during its upgrade, a moment before the
 	// runtime's Dial returns and counts: poll.
 	for i, r := range redialers {
@@ -635,11 +635,11 @@ func TestFaultEditorVanishesMidStream(t *testing.T) {
 					_ = conn.(*net.TCPConn).SetLinger(0) // close sends RST
 				}
 				_ = conn.Close()
-				g.waitHealth(t, "pending", 0, 5*time.Second)
+				g.waitHealth(t, "pending", 0, testutil.Patience)
 			}
 			s.wg.Wait() // the runtime finished streaming into the void
-			g.waitHealth(t, "pending", 0, 5*time.Second)
-			g.waitHealth(t, "editors", 1, 5*time.Second) // the canary only
+			g.waitHealth(t, "pending", 0, testutil.Patience)
+			g.waitHealth(t, "editors", 1, testutil.Patience) // the canary only
 			canary.waitEvals(t, 5)
 			canary.check(t, "while editors vanished")
 			log := g.Logs.String()[logStart:]
@@ -824,7 +824,7 @@ func TestFaultEditorsWhileRuntimesChurn(t *testing.T) {
 		}
 		live = append(live, rt)
 	}
-	g.waitHealth(t, "runtimes", 4, 5*time.Second)
+	g.waitHealth(t, "runtimes", 4, testutil.Patience)
 	var kills, dials atomic.Int64
 	churnStop, churnDone := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -955,7 +955,7 @@ func TestFaultEditorsWhileRuntimesChurn(t *testing.T) {
 		sum.noRuntime += r.noRuntime
 		sum.busyGone += r.busyGone
 	}
-	g.waitHealth(t, "pending", 0, 5*time.Second)
+	g.waitHealth(t, "pending", 0, testutil.Patience)
 	t.Logf("%d editors x %d evals in %v: %d values, %d runtime-gone, %d no-runtime, %d runtime-busy for a closed runtime; %d runtimes killed, %d dialed",
 		nEditors, nEvals, evalTime.Round(time.Millisecond), sum.values, sum.gone, sum.noRuntime, sum.busyGone, kills.Load(), dials.Load())
 	if sum.busyGone > 0 {

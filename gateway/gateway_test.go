@@ -73,7 +73,7 @@ func (g *testGateway) stop(t *testing.T) {
 
 func (g *testGateway) editor(t *testing.T) *nrepl.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	c, err := nrepl.Dial(ctx, g.NREPLAddr().String())
 	if err != nil {

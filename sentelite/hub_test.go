@@ -391,7 +391,7 @@ func dial(t testing.TB, h *testHub, mod func(*sentelite.Options)) *sentelite.Cli
 	if mod != nil {
 		mod(&o)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	c, err := sentelite.Dial(ctx, o)
 	if err != nil {
