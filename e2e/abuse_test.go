@@ -261,18 +261,17 @@ func TestAbuseEditorBencode(t *testing.T) {
 		if explained.Load() == 0 {
 			t.Error("no connection was told why it was closed")
 		}
-		g.waitHealth(t, "editors", 1, 5*time.Second) // the canary only
+		g.waitHealth(t, "editors", 1, testutil.Patience) // the canary only
 	})
 
 	a.run(t, "huge length prefix", []string{fmt.Sprintf("message exceeds %d bytes", maxMsg)}, func(t *testing.T) {
-		start := time.Now()
+		// The body never comes and the connection stays open on this side:
+		// only a gateway that refuses on the declared length answers (and
+		// abuseEditorSend fails if it waits instead).
 		reply := abuseEditorSend(t, g, []byte("d4:code99999999999:"), false)
 		abuseRefusal(t, reply, "exceeds")
 		if len(reply) == 0 {
 			t.Error("no reply: the gateway should say why before closing")
-		}
-		if took := time.Since(start); took > 2*time.Second {
-			t.Errorf("refusing a declared length took %v", took)
 		}
 	})
 
@@ -291,7 +290,7 @@ func TestAbuseEditorBencode(t *testing.T) {
 			_, _ = conn.Write(full[:cut])
 			_ = conn.Close()
 		}
-		g.waitHealth(t, "editors", 1, 5*time.Second)
+		g.waitHealth(t, "editors", 1, testutil.Patience)
 	})
 
 	a.run(t, "top level not a dict", []string{"message must be a bencode dictionary, got 'l'", "got 'i'", "got '4'"}, func(t *testing.T) {
@@ -356,8 +355,8 @@ func TestAbuseEditorBencode(t *testing.T) {
 			}
 		}
 	})
-	g.waitHealth(t, "pending", 0, 5*time.Second)
-	g.waitHealth(t, "editors", 1, 5*time.Second)
+	g.waitHealth(t, "pending", 0, testutil.Patience)
+	g.waitHealth(t, "editors", 1, testutil.Patience)
 }
 
 // abuseStreamEditor writes head, then piece again and again (or 64 KiB of
@@ -390,7 +389,7 @@ func abuseStreamEditor(t *testing.T, g *faultGW, head, piece []byte, total int) 
 	if written > maxMsg+32*abuseMiB {
 		t.Errorf("%.1f MiB went in before the refusal, want about %d MiB", float64(written)/abuseMiB, maxMsg/abuseMiB)
 	}
-	g.waitHealth(t, "editors", 1, 5*time.Second)
+	g.waitHealth(t, "editors", 1, testutil.Patience)
 }
 
 // --- WebSocket peers ---
@@ -494,8 +493,8 @@ func TestAbuseWebSocketPeers(t *testing.T) {
 	// healthy runtime left and no /chsk connection, so memory is measured
 	// after the connection's buffers were let go.
 	settle := func(t *testing.T) {
-		g.waitHealth(t, "runtimes", 1, 10*time.Second)
-		g.waitHealth(t, "connections", 0, 10*time.Second)
+		g.waitHealth(t, "runtimes", 1, testutil.Patience)
+		g.waitHealth(t, "connections", 0, testutil.Patience)
 	}
 	nreplFrame := func(typ int, frame []byte, wantLog string) func(t *testing.T) {
 		return func(t *testing.T) {
@@ -583,7 +582,7 @@ func TestAbuseWebSocketPeers(t *testing.T) {
 	} {
 		a.run(t, tc.name, tc.wantLog, tc.f)
 	}
-	g.waitHealth(t, "pending", 0, 5*time.Second)
+	g.waitHealth(t, "pending", 0, testutil.Patience)
 }
 
 // abuseTaggedRuntime: a raw runtime answers a real request with #foo/bar 1 as
@@ -602,12 +601,12 @@ func abuseTaggedRuntime(t *testing.T, g *faultGW) *websocket.Conn {
 	}) {
 		t.Fatal("raw runtime not registered")
 	}
-	ed := g.dialEditor(t)
-	session, err := ed.Clone(ctxFor(t, 5*time.Second))
+	ed := g.Editor(t)
+	session, err := ed.Clone(ctxFor(t, evalBound))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testutil.Collect(t, ed, nrepl.Msg{"op": "sente/select-runtime", "session": session, "runtime": id}, 5*time.Second)
+	testutil.Collect(t, ed, nrepl.Msg{"op": "sente/select-runtime", "session": session, "runtime": id}, 0)
 	_, ch, err := ed.Send(ctxFor(t, 10*time.Second), nrepl.Msg{"op": "eval", "code": "(tagged)", "id": "tag-1", "session": session})
 	if err != nil {
 		t.Fatal(err)
@@ -827,9 +826,7 @@ func abuseSlowSubscriber(t *testing.T, g *faultGW) {
 			break // kept publishing well past the close
 		}
 		// Stay at most 2000 ahead of the reader so that it is never the slow one.
-		for int64(published)-received.Load() > 2000 {
-			time.Sleep(time.Millisecond)
-		}
+		testutil.Eventually(t, 0, func() bool { return int64(published)-received.Load() <= 2000 }, "the reader to catch up with message %d", published)
 		frame := fmt.Sprintf(`[:sente-lite/publish {:channel-id "firehose" :data {:seq %d :pad %q}}]`, published, pad)
 		if err := pub.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
 			t.Fatalf("publisher held up or cut off at message %d: %v", published, err)
@@ -861,7 +858,7 @@ func abuseSlowSubscriber(t *testing.T, g *faultGW) {
 	pub.Close()
 	fast.Close()
 	slow.Close()
-	g.waitHealth(t, "connections", 0, 5*time.Second)
+	g.waitHealth(t, "connections", 0, testutil.Patience)
 }
 
 // abuseKnownQueueInFrames skips TestAbuseUnreadEchoes while a gateway bug

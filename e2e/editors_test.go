@@ -35,7 +35,6 @@ type wireConn struct {
 	dec  *nrepl.Decoder
 	mu   sync.Mutex
 	got  []nrepl.Msg
-	news chan struct{}
 	seq  int
 	uuid bool
 }
@@ -46,8 +45,7 @@ func dialWire(t *testing.T, addr string, uuidIDs bool) *wireConn {
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
-	w := &wireConn{t: t, conn: conn, dec: nrepl.NewDecoder(bufio.NewReader(conn), nrepl.DefaultLimits()),
-		news: make(chan struct{}, 1), uuid: uuidIDs}
+	w := &wireConn{t: t, conn: conn, dec: nrepl.NewDecoder(bufio.NewReader(conn), nrepl.DefaultLimits()), uuid: uuidIDs}
 	t.Cleanup(func() { conn.Close() })
 	go func() {
 		for {
@@ -58,10 +56,6 @@ func dialWire(t *testing.T, addr string, uuidIDs bool) *wireConn {
 			w.mu.Lock()
 			w.got = append(w.got, m)
 			w.mu.Unlock()
-			select {
-			case w.news <- struct{}{}:
-			default:
-			}
 		}
 	}()
 	return w
@@ -95,42 +89,38 @@ func (w *wireConn) write(m nrepl.Msg) {
 // up to their done, and removes them from what is kept.
 func (w *wireConn) until(id string, within time.Duration) []nrepl.Msg {
 	w.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	var mine []nrepl.Msg
+	if !testutil.Poll(context.Background(), within, func() bool { mine = w.take(id); return mine != nil }) {
 		w.mu.Lock()
-		end := -1
-		for i, m := range w.got {
-			_, has := m["id"]
-			if (id == "" && !has || has && m.Str("id") == id) && m.HasStatus("done") {
-				end = i
-				break
-			}
-		}
-		if end >= 0 {
-			var mine, rest []nrepl.Msg
-			for i, m := range w.got {
-				_, has := m["id"]
-				if i <= end && (id == "" && !has || has && m.Str("id") == id) {
-					mine = append(mine, m)
-				} else {
-					rest = append(rest, m)
-				}
-			}
-			w.got = rest
-			w.mu.Unlock()
-			return mine
-		}
-		w.mu.Unlock()
-		if time.Now().After(deadline) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			w.t.Fatalf("no done for id %q within %v; responses so far: %v", id, within, w.got)
-		}
-		select {
-		case <-w.news:
-		case <-time.After(50 * time.Millisecond):
+		defer w.mu.Unlock()
+		w.t.Fatalf("no done for id %q within %v; responses so far: %v", id, within, w.got)
+	}
+	return mine
+}
+
+// take removes and returns the responses to id up to its done; nil while the
+// done has not come.
+func (w *wireConn) take(id string) []nrepl.Msg {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	to := func(m nrepl.Msg) bool {
+		_, has := m["id"]
+		return id == "" && !has || has && m.Str("id") == id
+	}
+	end := slices.IndexFunc(w.got, func(m nrepl.Msg) bool { return to(m) && m.HasStatus("done") })
+	if end < 0 {
+		return nil
+	}
+	var mine, rest []nrepl.Msg
+	for i, m := range w.got {
+		if i <= end && to(m) {
+			mine = append(mine, m)
+		} else {
+			rest = append(rest, m)
 		}
 	}
+	w.got = rest
+	return mine
 }
 
 // do sends m with a fresh id and returns its responses up to done.
@@ -146,22 +136,11 @@ func (w *wireConn) do(m nrepl.Msg) []nrepl.Msg {
 // waitOut waits for an out response carrying text under id (output that
 // arrives after the request's done, as nREPL sends output from other threads).
 func (w *wireConn) waitOut(id, text string, within time.Duration) bool {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	return testutil.Poll(context.Background(), within, func() bool {
 		w.mu.Lock()
-		for _, m := range w.got {
-			if m.Str("id") == id && strings.Contains(m.Str("out"), text) {
-				w.mu.Unlock()
-				return true
-			}
-		}
-		w.mu.Unlock()
-		select {
-		case <-w.news:
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return false
+		defer w.mu.Unlock()
+		return slices.ContainsFunc(w.got, func(m nrepl.Msg) bool { return m.Str("id") == id && strings.Contains(m.Str("out"), text) })
+	})
 }
 
 // target is one nREPL server the conversations run against.
@@ -172,6 +151,9 @@ type target struct {
 	// busy is code that keeps the runtime busy long enough to be interrupted:
 	// a browser cannot stop running JavaScript, so there it is a bounded spin.
 	busy string
+	// busyStarted waits until the busy evaluation with that id is under way,
+	// so that the interrupt finds it running.
+	busyStarted func(t *testing.T, w *wireConn, id string)
 	// later prints tick-marker a moment after its evaluation has ended.
 	later string
 	// laterWithNextEval: such output reaches the editor with the session's
@@ -557,7 +539,7 @@ func converse(t *testing.T, tg target, ed editorProfile) {
 	// Interrupt: the evaluation ends at once with interrupted and done.
 	busyID := w.nextID()
 	w.write(nrepl.Msg{"op": "eval", "session": s, "code": tg.busy, "id": busyID})
-	time.Sleep(200 * time.Millisecond) // let the busy eval start; either order must work
+	tg.busyStarted(t, w, busyID)
 	irs := w.do(nrepl.Msg{"op": "interrupt", "session": s, "interrupt-id": busyID})
 	checkDone(t, "interrupt", irs)
 	brs := w.until(busyID, evalBound)
@@ -580,11 +562,8 @@ func converse(t *testing.T, tg target, ed editorProfile) {
 	w.write(nrepl.Msg{"op": "eval", "session": s, "code": tg.later, "id": laterID})
 	w.until(laterID, evalBound)
 	if tg.laterWithNextEval {
-		found := false
-		for deadline := time.Now().Add(evalBound); !found && time.Now().Before(deadline); {
-			found = strings.Contains(testutil.Joined(repl(":poll"), "out"), "tick-marker")
-		}
-		if !found {
+		found := func() bool { return strings.Contains(testutil.Joined(repl(":poll"), "out"), "tick-marker") }
+		if !testutil.Poll(context.Background(), evalBound, found) {
 			t.Errorf("output printed after an evaluation never reached the editor with a later one")
 		}
 	} else if !w.waitOut(laterID, "tick-marker", evalBound) {
@@ -621,11 +600,13 @@ func TestEditorConversations(t *testing.T) {
 		tg   target
 		page string
 	}{
-		{target{name: "jvm", addr: "127.0.0.1:" + strconv.Itoa(jvmPort), busy: "(Thread/sleep 30000)",
+		{target{name: "jvm", addr: "127.0.0.1:" + strconv.Itoa(jvmPort),
+			busy: `(do (println "busy-started") (Thread/sleep 30000))`, busyStarted: jvmBusyStarted,
 			later: `(future (Thread/sleep 100) (println "tick-marker"))`}, ""},
-		{target{name: "sente-page", addr: g.NREPLAddr().String(), browser: true, busy: browserBusy, later: browserLater}, "/"},
-		{target{name: "stock-page", addr: g.NREPLAddr().String(), browser: true, busy: browserBusy, later: browserLater,
-			laterWithNextEval: true}, "/stock"},
+		{target{name: "sente-page", addr: g.NREPLAddr().String(), browser: true,
+			busy: browserBusy, busyStarted: g.browserBusyStarted, later: browserLater}, "/"},
+		{target{name: "stock-page", addr: g.NREPLAddr().String(), browser: true,
+			busy: browserBusy, busyStarted: g.browserBusyStarted, later: browserLater, laterWithNextEval: true}, "/stock"},
 	}
 	for _, tc := range targets {
 		t.Run(tc.tg.name, func(t *testing.T) {
@@ -633,7 +614,7 @@ func TestEditorConversations(t *testing.T) {
 				p := openRuntimePage(t, b, g, tc.page)
 				t.Cleanup(func() {
 					_ = p.Close(ctxFor(t, 10*time.Second))
-					g.waitRuntimes(t, 0, goneBound)
+					g.WaitRuntimes(t, 0)
 				})
 			}
 			for _, ed := range profiles {
@@ -644,6 +625,22 @@ func TestEditorConversations(t *testing.T) {
 }
 
 const browserLater = `(js/setTimeout (fn [] (println "tick-marker")) 100)`
+
+// jvmBusyStarted waits for the line the JVM's busy code prints before it
+// sleeps: nREPL sends output while the evaluation runs.
+func jvmBusyStarted(t *testing.T, w *wireConn, id string) {
+	t.Helper()
+	if !w.waitOut(id, "busy-started", evalBound) {
+		t.Fatalf("the busy evaluation %s printed nothing within %v", id, evalBound)
+	}
+}
+
+// browserBusyStarted waits until the gateway has handed the busy evaluation to
+// the page (it is pending there); the page cannot say so itself while it spins.
+func (g *gw) browserBusyStarted(t *testing.T, _ *wireConn, _ string) {
+	t.Helper()
+	g.waitPending(t, 1)
+}
 
 // browserBusy spins for a second and a half: long enough to interrupt, short
 // enough that the page is usable again soon (JavaScript cannot be stopped).
@@ -660,7 +657,7 @@ func TestSessionsAcrossPageReloadAndEditorExit(t *testing.T) {
 			p := openRuntimePage(t, b, g, path)
 			t.Cleanup(func() {
 				_ = p.Close(ctxFor(t, 10*time.Second))
-				g.waitRuntimes(t, 0, goneBound)
+				g.WaitRuntimes(t, 0)
 			})
 			w := dialWire(t, g.NREPLAddr().String(), false)
 			s := w.do(nrepl.Msg{"op": "clone"})[0].Str("new-session")
@@ -677,13 +674,13 @@ func TestSessionsAcrossPageReloadAndEditorExit(t *testing.T) {
 			}
 			w.do(nrepl.Msg{"op": "eval", "session": s, "code": "(js/clearInterval user/ticker)"})
 
-			before := g.runtimes(t)
+			before := g.Runtimes(t)
 			if _, err := p.Eval(ctxFor(t, evalBound), "setTimeout(function () { location.reload(); }, 0)"); err != nil {
 				t.Fatal(err)
 			}
 			var now []gateway.RuntimeInfo
 			if !testutil.Poll(context.Background(), pageReady, func() bool {
-				now = g.runtimes(t)
+				now = g.Runtimes(t)
 				return len(now) == 1 && len(before) == 1 && now[0].ID != before[0].ID
 			}) {
 				t.Fatalf("the reloaded page did not come back as a new runtime: %v", now)
@@ -712,9 +709,9 @@ func TestTerminalShowsOutputAndErrors(t *testing.T) {
 			p := openRuntimePage(t, b, g, path)
 			t.Cleanup(func() {
 				_ = p.Close(ctxFor(t, 10*time.Second))
-				g.waitRuntimes(t, 0, goneBound)
+				g.WaitRuntimes(t, 0)
 			})
-			c := g.editor(t)
+			c := g.Editor(t)
 			var out, errOut strings.Builder
 			pr := &repl.Printer{Out: &out, Err: &errOut}
 			_, res, err := c.EvalStream(ctxFor(t, evalBound), "",

@@ -23,11 +23,10 @@ import (
 // Bounds on every wait. They are generous for a loaded 2-core machine running
 // under -race; a healthy run is far below them (see the timings the tests log).
 const (
-	pageReady   = 45 * time.Second // open the page, load Scittle, connect /_nrepl
-	evalBound   = 15 * time.Second // one request to a connected runtime
-	jvmBound    = 3 * time.Minute  // one JVM script: startup plus all its checks
-	goneBound   = 20 * time.Second // a runtime leaving until the editor has done
-	shortSilent = 400 * time.Millisecond
+	pageReady = 45 * time.Second // open the page, load Scittle, connect /_nrepl
+	evalBound = 15 * time.Second // one request to a connected runtime
+	jvmBound  = 3 * time.Minute  // one JVM script: startup plus all its checks
+	goneBound = 20 * time.Second // a runtime leaving until the editor has done
 )
 
 // gw is one in-process gateway on free ports (see internal/gatewaytest), with
@@ -48,23 +47,6 @@ func startGateway(t *testing.T, tweak func(*gateway.Config)) *gw {
 	})}
 }
 
-// runtimes returns the gateway's GET /runtimes list.
-func (g *gw) runtimes(t *testing.T) []gateway.RuntimeInfo {
-	t.Helper()
-	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/runtimes")
-	if err != nil {
-		t.Fatalf("GET /runtimes: %v", err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Runtimes []gateway.RuntimeInfo `json:"runtimes"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("GET /runtimes: %v", err)
-	}
-	return body.Runtimes
-}
-
 // health returns the gateway's GET /health document.
 func (g *gw) health(t *testing.T) map[string]any {
 	t.Helper()
@@ -81,34 +63,14 @@ func (g *gw) health(t *testing.T) map[string]any {
 	return body
 }
 
-// waitRuntimes polls /runtimes until it lists n runtimes.
-func (g *gw) waitRuntimes(t *testing.T, n int, within time.Duration) {
+// waitPending waits until /health counts n requests pending at runtimes: the
+// gateway has handed them over and no answer has come.
+func (g *gw) waitPending(t *testing.T, n int) {
 	t.Helper()
-	var got []gateway.RuntimeInfo
-	if !testutil.Poll(context.Background(), within, func() bool { got = g.runtimes(t); return len(got) == n }) {
-		t.Fatalf("gateway lists %d runtimes after %v, want %d: %+v", len(got), within, n, got)
+	var got float64
+	if !testutil.Poll(context.Background(), evalBound, func() bool { got, _ = g.health(t)["pending"].(float64); return got == float64(n) }) {
+		t.Fatalf("/health pending = %v, want %d", got, n)
 	}
-}
-
-// waitLog waits until the gateway has logged a line containing text.
-func (g *gw) waitLog(t *testing.T, text string, within time.Duration) {
-	t.Helper()
-	if !testutil.Poll(context.Background(), within, func() bool { return strings.Contains(g.Logs.String(), text) }) {
-		t.Fatalf("gateway logged no %q within %v", text, within)
-	}
-}
-
-// editor dials the gateway's nREPL port; the client is closed when the test ends.
-func (g *gw) editor(t *testing.T) *nrepl.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := nrepl.Dial(ctx, g.NREPLAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // openPage opens url in a new tab and waits for predicate (JavaScript) to hold.
@@ -142,9 +104,9 @@ func openPage(t *testing.T, b *peers.Browser, url, predicate string) *peers.Page
 // and the gateway has registered it as a runtime.
 func openRuntimePage(t *testing.T, b *peers.Browser, g *gw, path string) *peers.Page {
 	t.Helper()
-	before := len(g.runtimes(t))
+	before := len(g.Runtimes(t))
 	p := openPage(t, b, strings.TrimSuffix(g.PageURL(), "/")+path, "document.body.dataset.state === 'connected'")
-	g.waitRuntimes(t, before+1, pageReady)
+	g.WaitRuntimes(t, before+1)
 	return p
 }
 

@@ -94,7 +94,7 @@ func testJVMAndCollidingIDs(t *testing.T, g *gw, p *peers.Page) {
 		}
 	}()
 	for k, tag := range []string{"A", "B"} {
-		c := g.editor(t)
+		c := g.Editor(t)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"olympos.io/encoding/edn"
 
@@ -93,14 +92,12 @@ func TestTwoGatewaysOneHub(t *testing.T) {
 
 	// Interest reaches NATS asynchronously: probe until it crosses both ways.
 	probe := func(from *goSub, to *goSub) {
-		deadline := time.Now().Add(evalBound)
-		for i := int64(0); len(goSeqs(to, from.c.UID(), "probe")) == 0; i++ {
-			if time.Now().After(deadline) {
-				t.Fatalf("no probe crossed the bus within %v", evalBound)
-			}
-			_ = from.c.Publish("room", map[any]any{edn.Keyword("tag"): "probe", edn.Keyword("seq"): i}, false)
-			time.Sleep(20 * time.Millisecond)
-		}
+		var seq int64
+		testutil.Eventually(t, evalBound, func() bool {
+			_ = from.c.Publish("room", map[any]any{edn.Keyword("tag"): "probe", edn.Keyword("seq"): seq}, false)
+			seq++
+			return len(goSeqs(to, from.c.UID(), "probe")) > 0
+		}, "a probe to cross the bus")
 	}
 	probe(goA, goB)
 	probe(goB, goA)
@@ -162,11 +159,11 @@ func TestTwoGatewaysOneHub(t *testing.T) {
 		g *gw
 		p *peers.Page
 	}{{ga, pa}, {gb, pb}} {
-		res := eval(t, tc.g.editor(t), "", "(sente-lite.client/uid sente-lite.page/client)", nil)
+		res := eval(t, tc.g.Editor(t), "", "(sente-lite.client/uid sente-lite.page/client)", nil)
 		if want := fmt.Sprintf("%q", uids[tc.p]); !slices.Equal(res.Values, []string{want}) {
 			t.Errorf("eval on %s ran in %v, want its own page %s", tc.g.HTTPAddr(), res.Values, want)
 		}
-		if got := len(tc.g.runtimes(t)); got != 1 {
+		if got := len(tc.g.Runtimes(t)); got != 1 {
 			t.Errorf("%s lists %d runtimes, want its own page only", tc.g.HTTPAddr(), got)
 		}
 	}

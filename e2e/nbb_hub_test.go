@@ -10,10 +10,8 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -56,27 +54,13 @@ func nbbHubStartGateway(t *testing.T, tweak func(*gateway.Config)) *nbbHubGatewa
 	})}
 }
 
-func (g *nbbHubGateway) chskURL() string { return "ws://" + g.HTTPAddr().String() + "/chsk" }
-
-func (g *nbbHubGateway) getJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	resp, err := http.Get("http://" + g.HTTPAddr().String() + path)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-}
-
 // hubStats is the "sente-lite" part of GET /stats.
 func (g *nbbHubGateway) hubStats(t *testing.T) map[string]any {
 	t.Helper()
 	var body struct {
 		SenteLite map[string]any `json:"sente-lite"`
 	}
-	g.getJSON(t, "/stats", &body)
+	g.GetJSON(t, "/stats", &body)
 	return body.SenteLite
 }
 
@@ -251,7 +235,7 @@ type nbbHubRaw struct {
 
 func nbbHubDial(t *testing.T, g *nbbHubGateway) *nbbHubRaw {
 	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial(g.chskURL(), nil)
+	conn, _, err := websocket.DefaultDialer.Dial(g.ChskURL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +331,7 @@ func TestNbbHubHandshake(t *testing.T) {
 	watcher := nbbHubDial(t, g)
 	watcher.subscribe("hs-check")
 
-	p := nbbHubRun(t, "handshake.cljs", g.chskURL())
+	p := nbbHubRun(t, "handshake.cljs", g.ChskURL())
 	hs := p.expect("handshake")
 	uid := nbbHubStr(hs, "uid")
 	if len(uid) != 32 || uid == watcher.uid || nbbHubGet(hs, "uid-string?") != true {
@@ -381,7 +365,7 @@ func TestNbbHubHandshake(t *testing.T) {
 	var rts struct {
 		Runtimes []gateway.RuntimeInfo `json:"runtimes"`
 	}
-	g.getJSON(t, "/runtimes", &rts)
+	g.GetJSON(t, "/runtimes", &rts)
 	if len(rts.Runtimes) != 0 {
 		t.Errorf("nbb ignored the nREPL probe yet the gateway lists runtimes %+v", rts.Runtimes)
 	}
@@ -432,7 +416,7 @@ func TestNbbHubEDN(t *testing.T) {
 	// Every known mismatch is one unreadable frame; the default limit (5) would
 	// close the connection before the later checks.
 	g := nbbHubStartGateway(t, func(c *gateway.Config) { c.MaxBadFrames = 100 })
-	p := nbbHubRun(t, "edn_roundtrip.cljs", g.chskURL())
+	p := nbbHubRun(t, "edn_roundtrip.cljs", g.ChskURL())
 
 	seen := map[string]bool{}
 	tag, v := p.next()
@@ -541,9 +525,9 @@ func TestNbbHubPubSub(t *testing.T) {
 	goSub := nbbHubDial(t, g)
 	goSub.subscribe("room")
 
-	a := nbbHubRun(t, "subscriber.cljs", g.chskURL(), "room")
+	a := nbbHubRun(t, "subscriber.cljs", g.ChskURL(), "room")
 	uidA := nbbHubStr(a.expect("ready"), "uid")
-	b := nbbHubRun(t, "publisher.cljs", g.chskURL(), "room", fmt.Sprint(n))
+	b := nbbHubRun(t, "publisher.cljs", g.ChskURL(), "room", fmt.Sprint(n))
 	uidB := nbbHubStr(b.expect("ready"), "uid")
 	if uidA == "" || uidA == uidB {
 		t.Fatalf("uids A %q, B %q: want distinct", uidA, uidB)
@@ -601,7 +585,7 @@ func TestNbbHubMalformed(t *testing.T) {
 	t.Parallel()
 	g := nbbHubStartGateway(t, nil)
 	maxBad := g.Config().MaxBadFrames
-	p := nbbHubRun(t, "malformed.cljs", g.chskURL(), fmt.Sprint(maxBad))
+	p := nbbHubRun(t, "malformed.cljs", g.ChskURL(), fmt.Sprint(maxBad))
 	want := []struct{ name, reason string }{
 		{"v1-map", "v1 map messages are not supported"},
 		{"v1-map-typed", "(sente-lite v2)"},

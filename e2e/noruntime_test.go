@@ -17,19 +17,18 @@ func TestNoRuntime(t *testing.T) {
 	t.Parallel()
 	const wait = time.Second
 	g := startGateway(t, func(c *gateway.Config) { c.RuntimeWait = wait })
-	c := g.editor(t)
+	c := g.Editor(t)
 
 	t.Run("describe", func(t *testing.T) {
+		// A gateway that would wait an hour for a runtime: an answer at all
+		// shows describe does not wait for one.
+		patient := startGateway(t, func(c *gateway.Config) { c.RuntimeWait = time.Hour })
 		start := time.Now()
-		d, err := c.Describe(ctxFor(t, 5*time.Second))
-		took := time.Since(start)
+		d, err := patient.Editor(t).Describe(ctxFor(t, testutil.Patience))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("describe with no runtime (it must not wait for one): %v", err)
 		}
-		t.Logf("describe answered in %v", took.Round(time.Microsecond))
-		if took > 500*time.Millisecond {
-			t.Errorf("describe took %v with no runtime; it must not wait for one", took)
-		}
+		t.Logf("describe answered in %v", time.Since(start).Round(time.Microsecond))
 		if !d.HasStatus("done") || d.HasStatus("error") {
 			t.Errorf("describe status %q", d.Status())
 		}
@@ -57,11 +56,12 @@ func TestNoRuntime(t *testing.T) {
 	} {
 		t.Run(tc.name+" fails after runtime-wait", func(t *testing.T) {
 			start := time.Now()
-			rs := testutil.Collect(t, c, tc.msg, 5*wait)
+			rs := testutil.Collect(t, c, tc.msg, 0)
 			took := time.Since(start)
 			t.Logf("%s answered after %v: %v", tc.name, took.Round(time.Millisecond), rs)
-			if took < wait-50*time.Millisecond || took > wait+2*time.Second {
-				t.Errorf("answered after %v, want about --runtime-wait %v", took, wait)
+			// Not sooner (it waits); later only as far as a busy machine is slow.
+			if took < wait-50*time.Millisecond {
+				t.Errorf("answered after %v, before --runtime-wait %v", took, wait)
 			}
 			if st := statuses(rs); !hasAll(st, "done", "error", "no-runtime") {
 				t.Errorf("status %q, want done, error, no-runtime", st)

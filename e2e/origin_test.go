@@ -56,14 +56,14 @@ func testForeignOrigin(t *testing.T, b *peers.Browser) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rts := g.runtimes(t); len(rts) != 0 {
+		if rts := g.Runtimes(t); len(rts) != 0 {
 			t.Errorf("gateway registered a runtime from %s: %+v", origin, rts)
 		}
-		g.waitLog(t, "refused a WebSocket from a foreign origin", evalBound)
+		g.Logs.WaitFor(t, "refused a WebSocket from a foreign origin", evalBound)
 		if !strings.Contains(g.Logs.String(), "origin="+origin) {
 			t.Errorf("the gateway's refusal does not name the origin %s", origin)
 		}
-		res := eval(t, g.editor(t), "", "(+ 1 2)", nil)
+		res := eval(t, g.Editor(t), "", "(+ 1 2)", nil)
 		if !strings.Contains(res.Err, "no browser runtime") || !hasAll(res.Status, "done", "error", "no-runtime") || len(res.Values) != 0 {
 			t.Errorf("eval with only a refused page: %v", res.Responses)
 		}
@@ -72,8 +72,8 @@ func testForeignOrigin(t *testing.T, b *peers.Browser) {
 	t.Run("allowed with AllowOrigins", func(t *testing.T) {
 		g := startGateway(t, func(c *gateway.Config) { c.AllowOrigins = []string{"http://127.0.0.2:*"} })
 		openPage(t, b, fmt.Sprintf("%s/?port=%d", origin, g.HTTPAddr().Port), "document.body.dataset.ws === 'open'")
-		g.waitRuntimes(t, 1, 10*time.Second)
-		res := eval(t, g.editor(t), "", "(+ 1 2)", nil)
+		g.WaitRuntimes(t, 1)
+		res := eval(t, g.Editor(t), "", "(+ 1 2)", nil)
 		if !slices.Equal(res.Values, []string{"3"}) || res.Err != "" {
 			t.Errorf("eval in the allowed foreign page: %v", res.Responses)
 		}

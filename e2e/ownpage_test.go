@@ -28,11 +28,11 @@ func TestOwnPageFromREADME(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 
-	before := len(g.runtimes(t))
+	before := len(g.Runtimes(t))
 	openPage(t, b, "http://"+ln.Addr().String()+"/", "document.body.dataset.state === 'connected'")
-	g.waitRuntimes(t, before+1, 10*time.Second)
+	g.WaitRuntimes(t, before+1)
 
-	c := g.editor(t)
+	c := g.Editor(t)
 	if res := eval(t, c, "", "(.-textContent (js/document.querySelector \"h1\"))", nil); !slices.Equal(res.Values, []string{`"my app"`}) {
 		t.Fatalf("eval in the own page: %v", res.Responses)
 	}

@@ -81,7 +81,7 @@ func TestScittleClient(t *testing.T) {
 		g := startGateway(t, nil)
 		openPage(t, b, scittleClientURL(g, "/stock"), "document.body.dataset.state === 'connected'")
 		scittleClientWaitRuntime(t, g, gateway.KindScittleNREPL, 1)
-		res := eval(t, g.editor(t), "", "(+ 20 22)", nil)
+		res := eval(t, g.Editor(t), "", "(+ 20 22)", nil)
 		if !slices.Equal(res.Values, []string{"42"}) || !slices.Contains(res.Status, "done") {
 			t.Errorf("eval on /stock: %v", res.Responses)
 		}
@@ -102,7 +102,7 @@ func scittleClientURL(g *gw, path string) string {
 // socket is connected and the gateway lists it as a sente-lite runtime.
 func scittleClientOpen(t *testing.T, b *peers.Browser, g *gw) *peers.Page {
 	t.Helper()
-	before := len(g.runtimes(t))
+	before := len(g.Runtimes(t))
 	p := openPage(t, b, g.PageURL(), "document.body.dataset.state === 'connected'")
 	scittleClientWaitRuntime(t, g, gateway.KindSenteLite, before+1)
 	return p
@@ -113,7 +113,7 @@ func scittleClientOpen(t *testing.T, b *peers.Browser, g *gw) *peers.Page {
 func scittleClientWaitRuntime(t *testing.T, g *gw, kind string, n int) gateway.RuntimeInfo {
 	t.Helper()
 	var got []gateway.RuntimeInfo
-	if !testutil.Poll(context.Background(), 0, func() bool { got = g.runtimes(t); return len(got) == n && got[n-1].Kind == kind }) {
+	if !testutil.Poll(context.Background(), 0, func() bool { got = g.Runtimes(t); return len(got) == n && got[n-1].Kind == kind }) {
 		t.Fatalf("gateway lists %+v after %v, want %d runtimes, the newest %s", got, testutil.Patience, n, kind)
 	}
 	return got[n-1]
@@ -213,7 +213,7 @@ func scittleClientTestConnects(t *testing.T, g *gw, p *peers.Page) {
 	if string(raw) != `[true,true,true,"undefined"]` {
 		t.Errorf("page shows uid, shim in place and attached, no SCITTLE_NREPL_WEBSOCKET_PORT: got %s", raw)
 	}
-	rts := g.runtimes(t)
+	rts := g.Runtimes(t)
 	if len(rts) != 1 || rts[0].Kind != gateway.KindSenteLite {
 		t.Errorf("runtimes %+v, want one sente-lite runtime (and no /_nrepl socket)", rts)
 	}
@@ -269,7 +269,7 @@ func scittleClientTestAssets(t *testing.T, g *gw) {
 }
 
 func scittleClientTestGoNREPL(t *testing.T, g *gw, p *peers.Page) {
-	c := g.editor(t)
+	c := g.Editor(t)
 	session, err := c.Clone(ctxFor(t, evalBound))
 	if err != nil {
 		t.Fatal(err)
@@ -542,13 +542,14 @@ func scittleClientTestPubSub(t *testing.T, g *gw, p *peers.Page) {
 // scittleClientTestClose: a second client in the page, closed with close!: its
 // once handlers and callbacks hear {:error :closed}, and it does not reconnect.
 func scittleClientTestClose(t *testing.T, g *gw, p *peers.Page) {
-	before := len(g.runtimes(t))
+	before := len(g.Runtimes(t))
 	scittleClientEval(t, p, `(defonce closed (atom {}))
 	  (def c2 (sl/make-client! {:url sente-lite.page/url
 	                            :on-close (fn [info] (swap! closed assoc :on-close info))}))
 	  ""`)
 	scittleClientWait(t, p, "(sl/connected? c2)", evalBound)
 	scittleClientEval(t, p, `(sl/take! c2 {:event-id :e2e/never :callback (fn [m] (swap! closed assoc :take m))})
+	  (def c2-ws (:ws @c2))
 	  (sl/close! c2) ""`)
 	scittleClientWait(t, p, "(contains? @closed :take)", evalBound)
 	scittleClientEval(t, p, `(sl/take! c2 {:event-id :e2e/later :callback (fn [m] (swap! closed assoc :take-after m))}) ""`)
@@ -558,18 +559,21 @@ func scittleClientTestClose(t *testing.T, g *gw, p *peers.Page) {
 	if len(l) != 4 || get(l[0], ":error") != "closed" || l[1] != false || l[2] != "closed" || l[3] != false {
 		t.Errorf("after close!: [take! on-close will-reconnect? state send!] = %v", got)
 	}
-	time.Sleep(600 * time.Millisecond) // longer than the first reconnect delay
-	if st := scittleClientEval(t, p, "(pr-str (:state (sl/status c2)))"); st != ":closed" {
-		t.Errorf("closed client is %s", st)
-	}
-	// c2 answered no probe (no bridge), so it never was a runtime.
-	if n := len(g.runtimes(t)); n != before {
-		t.Errorf("%d runtimes, want %d", n, before)
-	}
-	// The gateway sees the socket go: only the page's own client is left.
+	// A reconnect is scheduled when the socket's close event comes, and a
+	// scheduled one counts an attempt at once. So once c2's socket is closed
+	// (the close event came in the same task) and the gateway saw it go, a
+	// client that is still :closed with no attempts will not reconnect.
+	scittleClientWait(t, p, "(= 3 (.-readyState c2-ws))", evalBound)
 	var conns float64
 	if !testutil.Poll(context.Background(), evalBound, func() bool { conns, _ = g.health(t)["connections"].(float64); return conns == 1 }) {
 		t.Fatalf("gateway has %v sente-lite connections, want 1 (the page's own client)", conns)
+	}
+	if st := scittleClientEDN(t, p, "((juxt :state :attempts) (sl/status c2))"); fmt.Sprint(st) != "[closed 0]" {
+		t.Errorf("closed client: [state attempts] = %v, want [closed 0]", st)
+	}
+	// c2 answered no probe (no bridge), so it never was a runtime.
+	if n := len(g.Runtimes(t)); n != before {
+		t.Errorf("%d runtimes, want %d", n, before)
 	}
 }
 
@@ -587,7 +591,7 @@ func scittleClientTestRestart(t *testing.T, b *peers.Browser) {
 	g1, stop1 := scittleClientStartOn(t, 0, 0)
 	httpPort, nreplPort := g1.HTTPAddr().Port, g1.NREPLAddr().Port
 	p := scittleClientOpen(t, b, g1)
-	c1 := g1.editor(t)
+	c1 := g1.Editor(t)
 	if res := eval(t, c1, "", "(def survivor 6)", nil); !slices.Equal(res.Values, []string{"#'user/survivor"}) {
 		t.Fatalf("def before restart: %v", res.Responses)
 	}
@@ -630,7 +634,7 @@ func scittleClientTestRestart(t *testing.T, b *peers.Browser) {
 	}
 
 	// A new editor connection on the same port evaluates in the same page: no reload.
-	c2 := g2.editor(t)
+	c2 := g2.Editor(t)
 	res := eval(t, c2, "", "(* survivor 7)", nil)
 	if !slices.Equal(res.Values, []string{"42"}) {
 		t.Errorf("eval after the restart: %v", res.Responses)
@@ -641,18 +645,16 @@ func scittleClientTestRestart(t *testing.T, b *peers.Browser) {
 
 	// The page re-subscribed to lobby on the new gateway (:resubscribe? true).
 	goc := scittleClientGo(t, g2)
-	deadline := time.Now().Add(evalBound)
-	for {
+	var raw json.RawMessage
+	var err error
+	landed := func() bool {
 		// Publish until the re-subscription has landed.
 		_ = goc.Publish("lobby", "after restart", false)
-		raw, err := p.Eval(ctxFor(t, evalBound), scittleClientJS(`(pr-str (:msgs @restart))`))
-		if err == nil && strings.Contains(string(raw), "after restart") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no lobby message reached the page after the restart: %s %v", raw, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		raw, err = p.Eval(ctxFor(t, evalBound), scittleClientJS(`(pr-str (:msgs @restart))`))
+		return err == nil && strings.Contains(string(raw), "after restart")
+	}
+	if !testutil.Poll(context.Background(), evalBound, landed) {
+		t.Fatalf("no lobby message reached the page after the restart: %s %v", raw, err)
 	}
 }
 

@@ -144,12 +144,12 @@ func TestSeedBundleEvaluates(t *testing.T) {
 			go func() { _ = srv.Serve(ln) }()
 			t.Cleanup(func() { srv.Close() })
 
-			before := len(g.runtimes(t))
+			before := len(g.Runtimes(t))
 			p := openPage(t, b, "http://"+ln.Addr().String()+"/", "document.body.dataset.state === 'connected'")
-			g.waitRuntimes(t, before+1, 10*time.Second)
+			g.WaitRuntimes(t, before+1)
 			// It did not ask for batches, so it gets none.
-			g.waitLog(t, "batches=false", evalBound)
-			tc.check(t, g, g.editor(t))
+			g.Logs.WaitFor(t, "batches=false", evalBound)
+			tc.check(t, g, g.Editor(t))
 			raw, err := p.Eval(ctxFor(t, evalBound), "document.body.dataset.lost")
 			if err != nil {
 				t.Fatal(err)
@@ -167,7 +167,7 @@ func TestScittleClientAsksForBatches(t *testing.T) {
 	b := peers.StartBrowser(t)
 	g := startGateway(t, nil)
 	openRuntimePage(t, b, g, "/")
-	g.waitLog(t, "batches=true", evalBound)
+	g.Logs.WaitFor(t, "batches=true", evalBound)
 	if strings.Contains(g.Logs.String(), "batches=false") {
 		t.Errorf("a client of the page did not ask for batches:\n%s", g.Logs.String())
 	}

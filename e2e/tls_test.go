@@ -181,7 +181,7 @@ func testPhonePage(t *testing.T, certFile string) {
 		t.Fatalf("phone page did not connect over wss://: %v", err)
 	}
 	waitRuntimesTLS(t, client, g, 1)
-	c := g.editor(t)
+	c := g.Editor(t)
 	res := eval(t, c, "", `(str (.-protocol js/location) " " (boolean (re-find #"Android" (.-userAgent js/navigator))) " " sente-lite.page/url)`, nil)
 	want := fmt.Sprintf(`"https: true wss://%s/chsk"`, g.HTTPAddr())
 	if len(res.Values) != 1 || res.Values[0] != want {
@@ -220,7 +220,7 @@ func TestOwnPageOverWSS(t *testing.T) {
 
 	openPage(t, b, pageURL, "document.body.dataset.state === 'connected'")
 	waitRuntimesTLS(t, client, g, 1)
-	c := g.editor(t)
+	c := g.Editor(t)
 	res := eval(t, c, "", `(str (.-protocol js/location) " " (.-textContent (js/document.querySelector "h1")))`, nil)
 	if len(res.Values) != 1 || res.Values[0] != `"https: my app over https"` {
 		t.Fatalf("eval in the own https page: %v", res.Responses)

@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sente-clj/sente/internal/simruntime"
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 )
 
@@ -105,9 +106,7 @@ func BenchmarkEvalRoundTrip(b *testing.B) {
 			if _, err := simruntime.Dial(ctx, srv.HTTPAddr().String(), simruntime.Echo); err != nil {
 				b.Fatal(err)
 			}
-			for srv.runtimes.count() == 0 {
-				time.Sleep(time.Millisecond)
-			}
+			testutil.Eventually(b, 0, func() bool { return srv.runtimes.count() > 0 }, "the runtime to register")
 			clients := make([]*nrepl.Client, editors)
 			for i := range clients {
 				c, err := nrepl.Dial(ctx, srv.NREPLAddr().String())
@@ -217,9 +216,7 @@ func BenchmarkIdleRuntimeMemory(b *testing.B) {
 	if strings.TrimSpace(line) != "ready" {
 		b.Fatalf("client process: %q", line)
 	}
-	for srv.runtimes.count() < n {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(b, 0, func() bool { return srv.runtimes.count() >= n }, "%d idle runtimes to register", n)
 	for i := 0; i < b.N; i++ {
 		// The figure is a state, not a rate; the loop only satisfies the harness.
 		_ = i

@@ -306,6 +306,7 @@ func (b *bridge) forward(ctx context.Context, ed editor, req nrepl.Msg, j *job) 
 		return
 	}
 	if rt == nil {
+		b.log.Debug("request waits for a runtime to connect", "op", req.Str("op"), "id", req.Str("id"), "wait", b.cfg.RuntimeWait)
 		rt = b.waitForRuntime(ctx, arrived)
 	}
 	if rt == nil {

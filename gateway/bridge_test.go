@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/nrepl"
 )
 
-// waitBound is how long a test waits for something that should come at once;
-// generous, as the machine may be busy.
-const waitBound = 30 * time.Second
+// waitBound is how long a test waits for something that should come at once:
+// the shared bound, generous, as the machine may be busy.
+const waitBound = testutil.Patience
 
 // fakeEditor records the responses the bridge sends to one editor. Its
 // channel is buffered well past what a test sends, so send never blocks,
@@ -124,21 +125,9 @@ func (h *bridgeHarness) answer(fwd nrepl.Msg, value string) {
 	h.b.deliver(h.rt, nrepl.Msg{"id": fwd.Str("id"), "status": []any{"done"}})
 }
 
-func statuses(m nrepl.Msg) []string {
-	var out []string
-	if l, ok := m["status"].([]any); ok {
-		for _, s := range l {
-			if s, ok := s.(string); ok {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
-
 func wantStatuses(t *testing.T, m nrepl.Msg, want ...string) {
 	t.Helper()
-	got := statuses(m)
+	got := m.Status()
 	for _, w := range want {
 		if !slices.Contains(got, w) {
 			t.Errorf("statuses %v of %v lack %q", got, m, w)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"reflect"
@@ -45,7 +46,7 @@ func TestHandshakeForms(t *testing.T) {
 			t.Cleanup(func() { _ = c.Close() })
 			var got collector
 			c.On(sentelite.HandlerOptions{Callback: got.add}) // before Connect: sees the early events
-			if err := c.Connect(ctxFor(t, 5*time.Second)); err != nil {
+			if err := c.Connect(ctxFor(t, testutil.Patience)); err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(c.Handshake(), tt.want) {
@@ -98,7 +99,7 @@ func TestDialErrors(t *testing.T) {
 				// timeout bounds, finishes first on a busy machine.
 				o.HandshakeTimeout = 2 * time.Second
 			}
-			c, err := sentelite.Dial(ctxFor(t, 5*time.Second), o)
+			c, err := sentelite.Dial(ctxFor(t, testutil.Patience), o)
 			if err == nil {
 				_ = c.Close()
 				t.Fatal("Dial succeeded")
@@ -209,7 +210,7 @@ func TestRequestReply(t *testing.T) {
 			c.On(sentelite.HandlerOptions{Callback: all.add})
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					got, err := c.Request(ctxFor(t, 2*time.Second), wire.Event{ID: "test/echo", Data: tt.data, HasData: true})
+					got, err := c.Request(ctxFor(t, testutil.Patience), wire.Event{ID: "test/echo", Data: tt.data, HasData: true})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -227,19 +228,19 @@ func TestRequestReply(t *testing.T) {
 
 func TestRequestTimeoutAndLateReply(t *testing.T) {
 	h := newHub(t)
-	c := dial(t, h, nil)
-	h.replyDelay.Store(int64(time.Second))
-	start := time.Now()
+	var logs testutil.Buffer
+	c := dial(t, h, func(o *sentelite.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	// The hub holds the reply, so only the deadline can end the Request.
+	h.holdReplies()
 	_, err := c.Request(ctxFor(t, 30*time.Millisecond), wire.Event{ID: "test/slow", Data: 1})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want DeadlineExceeded", err)
 	}
-	if d := time.Since(start); d > 800*time.Millisecond {
-		t.Errorf("Request returned after %v, not at its deadline", d)
-	}
-	time.Sleep(time.Until(start.Add(1100 * time.Millisecond))) // the late reply arrives and is ignored
-	h.replyDelay.Store(0)
-	got, err := c.Request(ctxFor(t, 2*time.Second), wire.Event{ID: "test/fast", Data: "ok"})
+	h.releaseReplies() // the late reply arrives and is ignored
+	logs.WaitFor(t, "ignored a reply to no pending request", 0)
+	got, err := c.Request(ctxFor(t, testutil.Patience), wire.Event{ID: "test/fast", Data: "ok"})
 	if err != nil || got != "ok" {
 		t.Fatalf("Request after a late reply: %v, %v", got, err)
 	}
@@ -251,7 +252,7 @@ func TestRequestConnectionLost(t *testing.T) {
 			h := newHub(t)
 			c := dial(t, h, func(o *sentelite.Options) { o.Reconnect = reconnect })
 			h.dropOnCallback.Store(true)
-			_, err := c.Request(ctxFor(t, 2*time.Second), wire.Event{ID: "test/x", Data: 1})
+			_, err := c.Request(ctxFor(t, testutil.Patience), wire.Event{ID: "test/x", Data: 1})
 			if !errors.Is(err, sentelite.ErrClosed) {
 				t.Fatalf("err %v, want ErrClosed", err)
 			}
@@ -322,13 +323,17 @@ func TestHandlers(t *testing.T) {
 func TestOnceTimeout(t *testing.T) {
 	h := newHub(t)
 	c := dial(t, h, nil)
-	var timedOut, matched collector
+	var timedOut, matched, later collector
 	c.On(sentelite.HandlerOptions{EventID: "test/never", Once: true, Timeout: 30 * time.Millisecond, Callback: timedOut.add})
-	start := time.Now()
-	c.On(sentelite.HandlerOptions{EventID: "test/soon", Once: true, Timeout: time.Second, Callback: matched.add})
+	// Long enough for the push to match first on a busy machine.
+	const soon = time.Second
+	c.On(sentelite.HandlerOptions{EventID: "test/soon", Once: true, Timeout: soon, Callback: matched.add})
 	h.push(`[:test/soon 1]`)
-	testutil.Eventually(t, 0, func() bool { return timedOut.len() == 1 }, "timeout")
-	time.Sleep(time.Until(start.Add(1100 * time.Millisecond))) // past the second handler's timeout
+	testutil.Eventually(t, 0, func() bool { return timedOut.len() == 1 && matched.len() == 1 }, "the timeout and the match")
+	// A handler registered now with a longer timeout times out after the
+	// matched one would have: once it has, so has any stray timer.
+	c.On(sentelite.HandlerOptions{EventID: "test/never", Once: true, Timeout: soon + 100*time.Millisecond, Callback: later.add})
+	testutil.Eventually(t, 0, func() bool { return later.len() == 1 }, "the later handler's timeout")
 	if m := timedOut.all(); len(m) != 1 || m[0].Err != sentelite.ErrTimeout {
 		t.Errorf("timed-out handler got %v", timedOut.ids())
 	}
@@ -349,7 +354,7 @@ func TestTakeAndExpect(t *testing.T) {
 		if err := c.Send(wire.Event{ID: "test/hello", Data: 7}); err != nil {
 			t.Fatal(err)
 		}
-		ev, err := w.Wait(ctxFor(t, 2*time.Second))
+		ev, err := w.Wait(ctxFor(t, testutil.Patience))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -360,7 +365,7 @@ func TestTakeAndExpect(t *testing.T) {
 	t.Run("Take a push with a predicate", func(t *testing.T) {
 		got := make(chan wire.Event, 1)
 		go func() {
-			ev, _ := c.Take(ctxFor(t, 2*time.Second), "test/push", func(ev wire.Event) bool { return ev.Data == int64(2) })
+			ev, _ := c.Take(ctxFor(t, testutil.Patience), "test/push", func(ev wire.Event) bool { return ev.Data == int64(2) })
 			got <- ev
 		}()
 		testutil.Eventually(t, 0, func() bool { return c.HandlerCount() == 1 }, "Take to register")
@@ -397,7 +402,7 @@ func TestDisconnectNotifiesOnceHandlers(t *testing.T) {
 	c.On(sentelite.HandlerOptions{EventID: "test/x", Once: true, Timeout: time.Hour, Callback: once.add})
 	c.On(sentelite.HandlerOptions{EventID: "test/x", Callback: always.add})
 	takeErr := make(chan error, 1)
-	go func() { _, err := c.Take(ctxFor(t, 5*time.Second), "test/x", nil); takeErr <- err }()
+	go func() { _, err := c.Take(ctxFor(t, testutil.Patience), "test/x", nil); takeErr <- err }()
 	testutil.Eventually(t, 0, func() bool { return c.HandlerCount() == 4 }, "Take to register")
 	oldUID := c.UID()
 
@@ -435,7 +440,7 @@ func TestClose(t *testing.T) {
 	})
 	var once collector
 	c.On(sentelite.HandlerOptions{EventID: "test/x", Once: true, Timeout: time.Hour, Callback: once.add})
-	h.replyDelay.Store(int64(time.Hour))
+	h.holdReplies()
 	reqErr := make(chan error, 1)
 	go func() {
 		_, err := c.Request(context.Background(), wire.Event{ID: "test/slow", Data: 1})
@@ -524,7 +529,7 @@ func TestPubSub(t *testing.T) {
 	msgsA, msgsB := make(chan struct{}, 16), make(chan struct{}, 16)
 	a.OnChannel("room", func(m sentelite.ChannelMessage) { gotA = append(gotA, m); msgsA <- struct{}{} })
 	b.OnChannel("", func(m sentelite.ChannelMessage) { gotB = append(gotB, m); msgsB <- struct{}{} })
-	ctx := ctxFor(t, 5*time.Second)
+	ctx := ctxFor(t, testutil.Patience)
 	for _, c := range []*sentelite.Client{a, b} {
 		if err := c.Subscribe(ctx, "room"); err != nil {
 			t.Fatal(err)

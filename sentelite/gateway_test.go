@@ -6,10 +6,8 @@ package sentelite_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
-	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -51,14 +49,7 @@ func (g *realGateway) stat(t *testing.T, name string) int64 {
 	var stats struct {
 		SenteLite map[string]any `json:"sente-lite"`
 	}
-	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/stats")
-	if err != nil {
-		t.Fatalf("GET /stats: %v", err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
-		t.Fatalf("GET /stats: %v", err)
-	}
+	g.GetJSON(t, "/stats", &stats)
 	n, ok := stats.SenteLite[name].(float64)
 	if !ok {
 		t.Fatalf("/stats has no sente-lite %q: %v", name, stats.SenteLite)
@@ -72,14 +63,7 @@ func (g *realGateway) channelSubscribers(t *testing.T, ch string) int {
 	var body struct {
 		Channels map[string]int `json:"channels"`
 	}
-	resp, err := http.Get("http://" + g.HTTPAddr().String() + "/channels")
-	if err != nil {
-		t.Fatalf("GET /channels: %v", err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("GET /channels: %v", err)
-	}
+	g.GetJSON(t, "/channels", &body)
 	return body.Channels[ch]
 }
 
@@ -91,7 +75,7 @@ func dialGateway(t *testing.T, g *realGateway, mod func(*sentelite.Options)) *se
 	if mod != nil {
 		mod(&o)
 	}
-	c, err := sentelite.Dial(ctxFor(t, 5*time.Second), o)
+	c, err := sentelite.Dial(ctxFor(t, testutil.Patience), o)
 	if err != nil {
 		t.Fatalf("Dial %s: %v", g.URL(), err)
 	}
@@ -332,7 +316,7 @@ func TestGatewayReconnectAfterRestart(t *testing.T) {
 		o.OnReconnect = func(c *sentelite.Client, hs wire.Handshake) {
 			reconnected <- hs
 			for _, ch := range c.Subscriptions() {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 				resubscribed <- c.Subscribe(ctx, ch)
 				cancel()
 			}
@@ -341,7 +325,7 @@ func TestGatewayReconnectAfterRestart(t *testing.T) {
 	firstUID := c.UID()
 	msgs := make(chan sentelite.ChannelMessage, 16)
 	c.OnChannel("news", func(m sentelite.ChannelMessage) { msgs <- m })
-	if err := c.Subscribe(ctxFor(t, 2*time.Second), "news"); err != nil {
+	if err := c.Subscribe(ctxFor(t, testutil.Patience), "news"); err != nil {
 		t.Fatal(err)
 	}
 	noReconnect := func(o *sentelite.Options) { o.Reconnect = false }
@@ -383,7 +367,7 @@ func TestGatewayReconnectAfterRestart(t *testing.T) {
 	}
 
 	pub2 := dialGateway(t, g2, noReconnect)
-	reply, err := pub2.Request(ctxFor(t, 2*time.Second), wire.Event{ID: wire.EvPublish, HasData: true,
+	reply, err := pub2.Request(ctxFor(t, testutil.Patience), wire.Event{ID: wire.EvPublish, HasData: true,
 		Data: map[edn.Keyword]any{"channel-id": "news", "data": "after"}})
 	if err != nil || wire.Get(reply, "delivered") != int64(1) {
 		t.Fatalf("publish on the new gateway: %#v, %v", reply, err)
@@ -463,7 +447,7 @@ func TestGatewayHeartbeatReapsSilentClient(t *testing.T) {
 	if pings.Load() < 3 {
 		t.Errorf("the client saw %d pings; the gateway pings every %s", pings.Load(), interval)
 	}
-	reply, err := c.Request(ctxFor(t, 2*time.Second), wire.Event{ID: "my-app/still-there"})
+	reply, err := c.Request(ctxFor(t, testutil.Patience), wire.Event{ID: "my-app/still-there"})
 	if err != nil || wire.Get(reply, "conn-id") != uid {
 		t.Errorf("request after the reaping: %#v, %v", reply, err)
 	}

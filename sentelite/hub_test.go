@@ -32,6 +32,7 @@ type testHub struct {
 	channels map[string]map[*hubConn]bool
 	nextUID  int
 	frames   []string
+	held     chan struct{}  // non-nil: replies to callbacks wait until it is closed (holdReplies)
 	wg       sync.WaitGroup // connection goroutines
 
 	// Set before the hub serves (or read per connection).
@@ -41,10 +42,9 @@ type testHub struct {
 	discard    bool                    // neither record nor decode (benchmarks)
 
 	// Switches flipped while running.
-	noPong         atomic.Bool  // ignore the client's pings
-	stallReads     atomic.Bool  // stop reading (backpressure)
-	replyDelay     atomic.Int64 // nanoseconds before answering a callback
-	dropOnCallback atomic.Bool  // close the connection instead of answering a callback
+	noPong         atomic.Bool // ignore the client's pings
+	stallReads     atomic.Bool // stop reading (backpressure)
+	dropOnCallback atomic.Bool // close the connection instead of answering a callback
 }
 
 type hubConn struct {
@@ -122,6 +122,26 @@ func (h *testHub) stop() {
 		_ = c.ws.Close()
 	}
 	h.wg.Wait()
+}
+
+// holdReplies makes the hub keep its replies to callbacks from now on, until
+// releaseReplies sends them (or their connection ends).
+func (h *testHub) holdReplies() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held == nil {
+		h.held = make(chan struct{})
+	}
+}
+
+// releaseReplies sends the held replies and stops holding new ones.
+func (h *testHub) releaseReplies() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held != nil {
+		close(h.held)
+		h.held = nil
+	}
 }
 
 // dropAll closes every connection abruptly; the hub keeps listening.
@@ -277,10 +297,13 @@ func (h *testHub) handle(c *hubConn, ev wire.Event, cb string) {
 		if err != nil {
 			panic(err)
 		}
-		if d := time.Duration(h.replyDelay.Load()); d > 0 {
+		h.mu.Lock()
+		held := h.held
+		h.mu.Unlock()
+		if held != nil {
 			go func() {
 				select {
-				case <-time.After(d):
+				case <-held:
 					_ = c.write(string(reply))
 				case <-c.done:
 				}
@@ -368,7 +391,7 @@ func dial(t testing.TB, h *testHub, mod func(*sentelite.Options)) *sentelite.Cli
 	if mod != nil {
 		mod(&o)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	c, err := sentelite.Dial(ctx, o)
 	if err != nil {

@@ -67,14 +67,14 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 		o.OnReconnect = func(c *sentelite.Client, hs wire.Handshake) {
 			reconnected <- hs
 			for _, ch := range c.Subscriptions() {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 				resubscribed <- c.Subscribe(ctx, ch)
 				cancel()
 			}
 		}
 	})
 	first := <-opened
-	if err := c.Subscribe(ctxFor(t, 2*time.Second), "room"); err != nil {
+	if err := c.Subscribe(ctxFor(t, testutil.Patience), "room"); err != nil {
 		t.Fatal(err)
 	}
 	var msgs collector
@@ -216,7 +216,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 			o.SendQueue = q
 			o.PingInterval = 20 * time.Millisecond
 		})
-		ctx := ctxFor(t, 5*time.Second)
+		ctx := ctxFor(t, testutil.Patience)
 		if err := c.Subscribe(ctx, "room"); err != nil {
 			t.Fatal(err)
 		}

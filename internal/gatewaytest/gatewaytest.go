@@ -18,6 +18,7 @@ import (
 	"github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/simruntime"
 	"github.com/sente-clj/sente/internal/testutil"
+	"github.com/sente-clj/sente/nrepl"
 )
 
 // Logs collects the gateway's log from many goroutines.
@@ -95,6 +96,20 @@ func (g *Gateway) Stop(t testing.TB) {
 		}
 		g.Stopped = time.Since(start)
 	})
+}
+
+// Editor dials the gateway's nREPL port as an editor does; the client is
+// closed when the test ends.
+func (g *Gateway) Editor(t testing.TB) *nrepl.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
+	defer cancel()
+	c, err := nrepl.Dial(ctx, g.NREPLAddr().String())
+	if err != nil {
+		t.Fatalf("dial the gateway's nREPL port: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // ChskURL is the sente-lite WebSocket address.
