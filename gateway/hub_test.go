@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -215,6 +216,41 @@ func TestHubPubSubOrderAndExcludeSender(t *testing.T) {
 	getJSON(t, g, "/stats", &stats)
 	if ch := stats.SenteLite["channels"].(map[string]any); ch["news"] != float64(1) {
 		t.Errorf("/stats channels = %v", ch)
+	}
+}
+
+// TestHubShutdownDeliversWhatItAccepted: a message the hub acknowledged
+// reaches its subscriber even when the gateway stops right after.
+func TestHubShutdownDeliversWhatItAccepted(t *testing.T) {
+	g := startGateway(t, nil)
+	pub, sub := dialLite(t, g), dialLite(t, g)
+	sub.send(`[:sente-lite/subscribe {:channel-id "news"}]`)
+	if ev := sub.nextEvent(); ev.ID != wire.EvSubscribed || wire.Get(ev.Data, "success") != true {
+		t.Fatalf("subscribe answered %+v", ev)
+	}
+	const n = 500
+	for i := 0; i < n-1; i++ {
+		pub.send(fmt.Sprintf(`[:sente-lite/publish {:channel-id "news" :data %d}]`, i))
+	}
+	pub.send(fmt.Sprintf(`[[:sente-lite/publish {:channel-id "news" :data %d}] "last"]`, n-1))
+	for {
+		f := pub.next()
+		if f.Kind == wire.KindReply && f.CallbackID == "last" {
+			if wire.Get(f.Reply, "delivered") != int64(1) {
+				t.Fatalf("the last publish was answered %v", f.Reply)
+			}
+			break
+		}
+	}
+	g.stop(t)
+	for i := 0; i < n; i++ {
+		if ev := sub.nextEvent(); ev.ID != wire.EvChannelMsg || wire.Get(ev.Data, "data") != int64(i) {
+			t.Fatalf("message %d: %+v", i, ev)
+		}
+	}
+	_, _, err := sub.conn.ReadMessage()
+	if ce, ok := errors.AsType[*websocket.CloseError](err); !ok || ce.Text != "gateway shutting down" {
+		t.Errorf("after the messages the subscriber read %v, want the shutdown's close frame", err)
 	}
 }
 
