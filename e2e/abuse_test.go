@@ -861,22 +861,10 @@ func abuseSlowSubscriber(t *testing.T, g *faultGW) {
 	g.waitHealth(t, "connections", 0, testutil.Patience)
 }
 
-// abuseKnownQueueInFrames skips TestAbuseUnreadEchoes while a gateway bug
-// stands: a client's send queue is bounded in frames (--client-queue, 4096),
-// not bytes (gateway/wsconn/conn.go enqueue), and frames may be as large as
-// --max-message-bytes (1 MiB). One /chsk client that sends 1 MB events and
-// never reads its echoes made the gateway's heap peak 451 MiB above baseline
-// within 10 s (no -race), until the 10 s write deadline, not the slow-consumer
-// check, closed it; the bound is 4096 x 1 MiB = 4 GiB per connection.
-const abuseKnownQueueInFrames = false
-
 // TestAbuseUnreadEchoes: a client that sends large events and never reads what
 // the gateway answers is closed as a slow consumer before the answers it
 // leaves unread hold more than the peak bound.
 func TestAbuseUnreadEchoes(t *testing.T) {
-	if abuseKnownQueueInFrames {
-		t.Skip("known gateway bug (abuseKnownQueueInFrames): a client's queue is bounded in frames, not bytes")
-	}
 	a := abuseSetup(t, nil)
 	g := a.g
 	a.run(t, "client that never reads its echoes", []string{"closed a slow consumer"}, func(t *testing.T) {

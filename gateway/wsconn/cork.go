@@ -198,8 +198,8 @@ func (c *corkConn) writeLocked(p []byte) (int, error) {
 // appendTextHeader appends the header of one unmasked, unfragmented WebSocket
 // text frame of n bytes (RFC 6455 section 5.2), as a server sends it.
 func appendTextHeader(b []byte, n int) []byte {
-	// Frames this small are all the hub sends; the 64-bit form is for
-	// completeness.
+	// Events are mostly under 64 KiB; the 64-bit form is for the large
+	// ones a message limit allows.
 	const fin, text = 0x80, 0x1
 	switch {
 	case n <= 125:
