@@ -344,6 +344,11 @@ func testOutage(t *testing.T, buffer int, mustLose bool) {
 		s := remote.seqs(pub.uid, "main")
 		return len(s) > 0 && s[len(s)-1] == total-1
 	}, "remote receives the last message")
+	// Local delivery is a different connection: it may come after remote's.
+	testutil.Eventually(t, bound, func() bool {
+		s := local.seqs(pub.uid, "main")
+		return len(s) > 0 && s[len(s)-1] == total-1
+	}, "local receives the last message")
 
 	if err := inOrderOnce(local.seqs(pub.uid, "main"), int(total)); err != nil {
 		t.Errorf("local subscriber: %v", err)
