@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/internal/tlsclient"
 )
@@ -62,15 +60,7 @@ func TestOptionsFromArgv(t *testing.T) {
 			})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			testutil.ClearEnv(t, "SENTE_")
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
-			var got *Options
-			cmd := NewCommand(func(_ *cli.Context, o *Options) error { got = o; return nil })
-			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.ParseOptions(t, NewCommand, tc.env, tc.argv...)
 			if !reflect.DeepEqual(*got, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", *got, tc.want)
 			}
@@ -92,10 +82,7 @@ func TestScenarioFlags(t *testing.T) {
 		{[]string{"eval", "extra"}},
 		{[]string{"eval", "--count", "many"}},
 	} {
-		cmd := NewCommand(func(*cli.Context, *Options) error { t.Errorf("%q ran", tc.argv); return nil })
-		if err, ok := testutil.RunCommand(cmd, tc.argv...).(cli.ExitCoder); !ok || err.ExitCode() != 2 {
-			t.Errorf("%q: %v, want a usage error (exit status 2)", tc.argv, err)
-		}
+		testutil.RefusesUsage(t, NewCommand, tc.argv...)
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sente-clj/sente/commands/eval"
 	"github.com/sente-clj/sente/internal/testutil"
 )
@@ -43,15 +41,7 @@ func TestOptionsFromArgv(t *testing.T) {
 			flags{Port: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			testutil.ClearEnv(t, "SENTE_")
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
-			var got *eval.Options
-			cmd := eval.NewCommand(func(_ *cli.Context, o *eval.Options) error { got = o; return nil })
-			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.ParseOptions(t, eval.NewCommand, tc.env, tc.argv...)
 			f := flags{got.Host, got.Port, got.Exprs, got.File, got.NS, got.All, got.JSON, got.Timeout}
 			if !reflect.DeepEqual(f, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", f, tc.want)
@@ -66,10 +56,6 @@ func TestOptionsFromArgv(t *testing.T) {
 func TestOptionsRefused(t *testing.T) {
 	testutil.ClearEnv(t, "SENTE_")
 	for _, argv := range [][]string{{"(+ 1 2)"}, {"--no-such-flag"}, {"--port", "x"}, {"--timeout", "soon"}, {"-e", "1", "--expr", "2"}} {
-		cmd := eval.NewCommand(func(*cli.Context, *eval.Options) error { t.Errorf("%q ran", argv); return nil })
-		err := testutil.RunCommand(cmd, argv...)
-		if ec, ok := err.(cli.ExitCoder); !ok || ec.ExitCode() != 2 {
-			t.Errorf("%q: %v, want a usage error (exit status 2)", argv, err)
-		}
+		testutil.RefusesUsage(t, eval.NewCommand, argv...)
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	gatewaycmd "github.com/sente-clj/sente/commands/gateway"
 	gw "github.com/sente-clj/sente/gateway"
 	"github.com/sente-clj/sente/internal/testutil"
@@ -61,15 +59,7 @@ func TestOptionsFromArgv(t *testing.T) {
 		{"nats buffer", nil, []string{"--nats-buffer", "1GiB"}, with(func(c *gw.Config) { c.NATS.ReconnectBuffer = 1 << 30 })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			testutil.ClearEnv(t, "SENTE_")
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
-			var got *gatewaycmd.Options
-			cmd := gatewaycmd.NewCommand(func(_ *cli.Context, o *gatewaycmd.Options) error { got = o; return nil })
-			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.ParseOptions(t, gatewaycmd.NewCommand, tc.env, tc.argv...)
 			if got.Config.Logger == nil {
 				t.Error("no logger")
 			}
@@ -97,9 +87,6 @@ func TestOptionsRefused(t *testing.T) {
 		{"--port", "x"},
 		{"--log-level", "loud"},
 	} {
-		cmd := gatewaycmd.NewCommand(func(*cli.Context, *gatewaycmd.Options) error { t.Errorf("%q ran", argv); return nil })
-		if err, ok := testutil.RunCommand(cmd, argv...).(cli.ExitCoder); !ok || err.ExitCode() != 2 {
-			t.Errorf("%q: %v, want a usage error (exit status 2)", argv, err)
-		}
+		testutil.RefusesUsage(t, gatewaycmd.NewCommand, argv...)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sente-clj/sente/commands/publish"
 	"github.com/sente-clj/sente/commands/send"
 	"github.com/sente-clj/sente/internal/testutil"
@@ -36,15 +34,7 @@ func TestOptionsFromArgv(t *testing.T) {
 			[]string{"news"}, flags{URL: "h:2", Args: []string{"news"}, ExcludeSelf: true, Ack: true, Verbose: true, TLS: tlsclient.Options{CAFile: "ca2.pem", Insecure: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			testutil.ClearEnv(t, "SENTE_")
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
-			var got *publish.Options
-			cmd := publish.NewCommand(func(_ *cli.Context, o *publish.Options) error { got = o; return nil })
-			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.ParseOptions(t, publish.NewCommand, tc.env, tc.argv...)
 			if f := (flags{got.URL, got.Args, got.ExcludeSelf, got.Ack, got.Verbose, got.Timeout, got.TLS}); !reflect.DeepEqual(f, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", f, tc.want)
 			}

@@ -3,8 +3,6 @@ package repl_test
 import (
 	"testing"
 
-	"github.com/urfave/cli/v2"
-
 	replcmd "github.com/sente-clj/sente/commands/repl"
 	"github.com/sente-clj/sente/internal/testutil"
 	front "github.com/sente-clj/sente/repl"
@@ -30,24 +28,13 @@ func TestOptionsFromArgv(t *testing.T) {
 			func() flags { return flags{Host: "eh", Port: 1, HistoryFile: "/tmp/h"} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			testutil.ClearEnv(t, "SENTE_")
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
-			var got *replcmd.Options
-			cmd := replcmd.NewCommand(func(_ *cli.Context, o *replcmd.Options) error { got = o; return nil })
-			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.ParseOptions(t, replcmd.NewCommand, tc.env, tc.argv...)
 			if f, want := (flags{got.Host, got.Port, got.HistoryFile}), tc.want(); f != want {
 				t.Errorf("got  %+v\nwant %+v", f, want)
 			}
 		})
 	}
 	for _, argv := range [][]string{{"(+ 1 2)"}, {"--port", "x"}, {"--no-such-flag"}} {
-		cmd := replcmd.NewCommand(func(*cli.Context, *replcmd.Options) error { t.Errorf("%q ran", argv); return nil })
-		if err, ok := testutil.RunCommand(cmd, argv...).(cli.ExitCoder); !ok || err.ExitCode() != 2 {
-			t.Errorf("%q: %v, want a usage error (exit status 2)", argv, err)
-		}
+		testutil.RefusesUsage(t, replcmd.NewCommand, argv...)
 	}
 }

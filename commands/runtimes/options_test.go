@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sente-clj/sente/commands/runtimes"
 	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/internal/tlsclient"
@@ -25,24 +23,13 @@ func TestOptionsFromArgv(t *testing.T) {
 			runtimes.Options{URL: "h:2", JSON: true, Timeout: time.Minute, TLS: tlsclient.Options{CAFile: "ca2.pem", Insecure: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			testutil.ClearEnv(t, "SENTE_")
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
-			var got *runtimes.Options
-			cmd := runtimes.NewCommand(func(_ *cli.Context, o *runtimes.Options) error { got = o; return nil })
-			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.ParseOptions(t, runtimes.NewCommand, tc.env, tc.argv...)
 			if *got != tc.want {
 				t.Errorf("got  %+v\nwant %+v", *got, tc.want)
 			}
 		})
 	}
 	for _, argv := range [][]string{{"--timeout", "x"}, {"--no-such-flag"}} {
-		cmd := runtimes.NewCommand(func(*cli.Context, *runtimes.Options) error { t.Errorf("%q ran", argv); return nil })
-		if err, ok := testutil.RunCommand(cmd, argv...).(cli.ExitCoder); !ok || err.ExitCode() != 2 {
-			t.Errorf("%q: %v, want a usage error (exit status 2)", argv, err)
-		}
+		testutil.RefusesUsage(t, runtimes.NewCommand, argv...)
 	}
 }

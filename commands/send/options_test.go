@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sente-clj/sente/commands/send"
 	"github.com/sente-clj/sente/internal/testutil"
 	"github.com/sente-clj/sente/internal/tlsclient"
@@ -36,15 +34,7 @@ func TestOptionsFromArgv(t *testing.T) {
 			nil, flags{URL: "h:2", Args: []string{}, Reply: true, Expect: ":c/d", TLS: tlsclient.Options{CAFile: "ca2.pem", Insecure: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			testutil.ClearEnv(t, "SENTE_")
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
-			var got *send.Options
-			cmd := send.NewCommand(func(_ *cli.Context, o *send.Options) error { got = o; return nil })
-			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.ParseOptions(t, send.NewCommand, tc.env, tc.argv...)
 			if f := (flags{got.URL, got.Args, got.Reply, got.Expect, got.Timeout, got.TLS}); !reflect.DeepEqual(f, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", f, tc.want)
 			}

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sente-clj/sente/commands/send"
 	"github.com/sente-clj/sente/commands/subscribe"
 	"github.com/sente-clj/sente/internal/testutil"
@@ -37,15 +35,7 @@ func TestOptionsFromArgv(t *testing.T) {
 			[]string{"news"}, flags{URL: "h:2", Channels: []string{"news"}, Count: 4, Timeout: time.Minute, JSON: true, TLS: tlsclient.Options{CAFile: "ca2.pem", Insecure: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			testutil.ClearEnv(t, "SENTE_")
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
-			var got *subscribe.Options
-			cmd := subscribe.NewCommand(func(_ *cli.Context, o *subscribe.Options) error { got = o; return nil })
-			if err := testutil.RunCommand(cmd, tc.argv...); err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.ParseOptions(t, subscribe.NewCommand, tc.env, tc.argv...)
 			if f := (flags{got.URL, got.Channels, got.Count, got.Timeout, got.JSON, got.TLS}); !reflect.DeepEqual(f, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", f, tc.want)
 			}

@@ -285,3 +285,34 @@ func (r *OpRecorder) Sent(match func(nrepl.Msg) bool) bool {
 	}
 	return false
 }
+
+// ParseOptions runs the command newCommand builds on argv, with env as its
+// only SENTE_ environment, and returns the Options it would have run with.
+// It is the argv → options half of a command's tests, apart from what the
+// command does.
+func ParseOptions[O any](t testing.TB, newCommand func(func(*cli.Context, *O) error) *cli.Command, env map[string]string, argv ...string) *O {
+	t.Helper()
+	ClearEnv(t, "SENTE_")
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var got *O
+	cmd := newCommand(func(_ *cli.Context, o *O) error { got = o; return nil })
+	if err := RunCommand(cmd, argv...); err != nil {
+		t.Fatalf("%q: %v", argv, err)
+	}
+	if got == nil {
+		t.Fatalf("%q: the command did not run", argv)
+	}
+	return got
+}
+
+// RefusesUsage checks that the command newCommand builds refuses argv as a
+// usage error (exit status 2) without running.
+func RefusesUsage[O any](t testing.TB, newCommand func(func(*cli.Context, *O) error) *cli.Command, argv ...string) {
+	t.Helper()
+	cmd := newCommand(func(*cli.Context, *O) error { t.Errorf("%q ran", argv); return nil })
+	if err, ok := RunCommand(cmd, argv...).(cli.ExitCoder); !ok || err.ExitCode() != 2 {
+		t.Errorf("%q: %v, want a usage error (exit status 2)", argv, err)
+	}
+}
